@@ -95,7 +95,7 @@ export async function fetchToFile(url: string, destPath: string, opts: FetchToFi
         }
 
         if (REDIRECT_STATUSES.has(res.statusCode)) {
-          res.body.destroy();
+          discard(res.body);
           const location = headerValue(res.headers['location']);
           if (!location) throw new FetchError(`The URL answered HTTP ${res.statusCode} without a Location header`, res.statusCode);
           if (hop >= maxRedirects) throw new FetchError(`Too many redirects (more than ${maxRedirects})`);
@@ -109,13 +109,13 @@ export async function fetchToFile(url: string, destPath: string, opts: FetchToFi
           continue;
         }
         if (res.statusCode < 200 || res.statusCode > 299) {
-          res.body.destroy();
+          discard(res.body);
           throw new FetchError(`The URL answered HTTP ${res.statusCode}; expected 200`, res.statusCode);
         }
 
         const declared = Number(headerValue(res.headers['content-length']));
         if (Number.isFinite(declared) && declared > opts.maxBytes) {
-          res.body.destroy();
+          discard(res.body);
           throw new FetchError(`The remote file is too large (${declared} bytes; the limit is ${opts.maxBytes} bytes)`);
         }
 
@@ -181,6 +181,12 @@ async function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/** Drops a response body we will not read; the stream's abort error has nowhere to go. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
