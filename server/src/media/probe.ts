@@ -106,7 +106,7 @@ async function probeImage(path: string, sniffed: SniffResult, sizeBytes: number,
   try {
     meta = await sharp(path, { limitInputPixels: maxPixels, animated: true }).metadata();
   } catch (err) {
-    throw new MediaError(`${INVALID} (image: ${cleanSharpMessage(err)})`);
+    throw new MediaError(`${INVALID} (image: ${cleanSharpMessage(err, path)})`);
   }
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
@@ -119,7 +119,7 @@ async function probeImage(path: string, sniffed: SniffResult, sizeBytes: number,
       // Decode the first frame fully (sharp fails on truncated data) but keep the output tiny.
       await sharp(path, { limitInputPixels: maxPixels, failOn: 'error' }).resize(8, 8, { fit: 'fill' }).raw().toBuffer();
     } catch (err) {
-      const msg = cleanSharpMessage(err);
+      const msg = cleanSharpMessage(err, path);
       if (sniffed.format === 'heic' && /heif|hevc|compression format|codec|plugin/i.test(msg)) {
         throw new MediaError('HEIC images (HEVC-coded) cannot be decoded by this server; convert to JPEG or PNG');
       }
@@ -281,7 +281,19 @@ function parseRate(rate: string | undefined): number | null {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-function cleanSharpMessage(err: unknown): string {
+/** libvips messages repeat the server-side file path; clients must see neither path nor noise. */
+function cleanSharpMessage(err: unknown, path: string): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, 300);
+  const firstLine = msg.split(/\r?\n/)[0] ?? '';
+  return firstLine
+    .split(`${path}: `)
+    .join('')
+    .split(path)
+    .join('')
+    .replace(/(^|\s)\/[^\s:]+:?/g, ' ')
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .replace(/[\s:]+$/, '')
+    .trim()
+    .slice(0, 200);
 }
