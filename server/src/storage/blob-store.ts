@@ -11,6 +11,8 @@ export interface BlobStore {
   get(key: string): Promise<Readable>;
   /** Copy the blob to a local file so ffmpeg/onnx can read it; returns the path. */
   toLocalFile(key: string, destinationPath: string): Promise<string>;
+  /** Copy within the store (a hard link locally, CopyObject on S3) so owners can be purged independently. */
+  copy(fromKey: string, toKey: string): Promise<void>;
   exists(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** Remove every blob whose key starts with `prefix`. */

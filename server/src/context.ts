@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { buildAnalyserRegistry } from './analysis/build-registry.js';
+import type { AnalyserRegistry } from './analysis/registry.js';
+import type { Config } from './config.js';
+import { migrateToLatest, openSqlite, type DatabaseHandle } from './db/database.js';
+import { ModelRegistry, shippedModelsDir } from './inference/model-registry.js';
+import { Metrics } from './metrics.js';
+import type { JobQueue } from './queue/job-queue.js';
+import { SqliteJobQueue } from './queue/sqlite-queue.js';
+import { BatchesRepository } from './repositories/batches-repository.js';
+import { DetectsRepository } from './repositories/detects-repository.js';
+import { TeamsRepository } from './repositories/teams-repository.js';
+import { UploadsRepository } from './repositories/uploads-repository.js';
+import { hashApiKey } from './security/api-keys.js';
+import { RateLimiter } from './security/rate-limiter.js';
+import { UrlSigner } from './security/signed-urls.js';
+import { BatchService } from './services/batch-service.js';
+import { CallbackService } from './services/callback-service.js';
+import { DetectEvents } from './services/detect-events.js';
+import { DetectProcessor } from './services/detect-processor.js';
+import { DetectService } from './services/detect-service.js';
+import { UploadService } from './services/upload-service.js';
+import type { BlobStore } from './storage/blob-store.js';
+import { LocalBlobStore } from './storage/local-blob-store.js';
+
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  database: DatabaseHandle;
+  blobs: BlobStore;
+  queue: JobQueue;
+  teams: TeamsRepository;
+  detects: DetectsRepository;
+  batches: BatchesRepository;
+  uploads: UploadsRepository;
+  detectService: DetectService;
+  batchService: BatchService;
+  uploadService: UploadService;
+  processor: DetectProcessor;
+  callbacks: CallbackService;
+  signer: UrlSigner;
+  limiter: RateLimiter;
+  metrics: Metrics;
+  models: ModelRegistry;
+  analysers: AnalyserRegistry;
+  events: DetectEvents;
+  /** Starts the embedded workers (serve) or nothing (API-only tests with workers = 0). */
+  startWorkers(): void;
+  close(): Promise<void>;
+}
+
+/** The server secret signs upload tokens and asset URLs; kept in the data folder when not configured. */
+function loadSecret(config: Config): string {
+  if (config.DISCERN_SECRET) return config.DISCERN_SECRET;
+  const file = path.join(config.dataDir, 'secret.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(config.dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * The only place adapters are built from configuration. Everything above receives them
+ * ready-made, so a test or the scale-out mode swaps an adapter here and nowhere else.
+ */
+export async function createContext(config: Config, options: { logger?: Logger } = {}): Promise<AppContext> {
+  const logger = options.logger ?? pino({ level: config.DISCERN_LOG_LEVEL, base: { service: 'discern' } });
+  if (config.DISCERN_DATABASE_URL && !config.DISCERN_DATABASE_URL.startsWith('sqlite:')) {
+    throw new Error('DISCERN_DATABASE_URL: only the embedded SQLite database is available in this version');
+  }
+  mkdirSync(config.tmpDir, { recursive: true });
+  const database = openSqlite(config.databasePath);
+  await migrateToLatest(database.db);
+
+  const secret = loadSecret(config);
+  const blobs = new LocalBlobStore(config.blobDir);
+  const queue = new SqliteJobQueue(database.db, logger, {
+    leaseMs: config.DISCERN_JOB_LEASE_SECONDS * 1000,
+    defaultMaxAttempts: config.DISCERN_JOB_MAX_ATTEMPTS,
+  });
+  const teams = new TeamsRepository(database.db);
+  const detects = new DetectsRepository(database.db);
+  const batches = new BatchesRepository(database.db);
+  const uploads = new UploadsRepository(database.db);
+  const events = new DetectEvents();
+  const signer = new UrlSigner(secret, config.publicUrl, config.DISCERN_SIGNED_URL_TTL_SECONDS);
+  const models = new ModelRegistry(
+    [config.DISCERN_MODELS_DIR, shippedModelsDir()].filter((d): d is string => Boolean(d)),
+    config.DISCERN_INFERENCE_THREADS,
+  );
+  const analysers = buildAnalyserRegistry({ models, database: database.db });
+  const metrics = new Metrics();
+
+  const detectService = new DetectService({ config, detects, uploads, blobs, queue, events, secret, logger });
+  const batchService = new BatchService({ config, batches, detects, detectService });
+  const uploadService = new UploadService({ uploads, blobs, secret });
+  const processor = new DetectProcessor({ config, detects, batches, uploads, blobs, queue, analysers, events, metrics, logger });
+  const callbacks = new CallbackService({ config, detects, batches, teams, signer, logger });
+
+  if (config.DISCERN_BOOTSTRAP_KEY) {
+    const existing = await teams.findByKeyHash(hashApiKey(config.DISCERN_BOOTSTRAP_KEY));
+    if (!existing) {
+      const team = (await teams.findByName('default')) ?? (await teams.create('default'));
+      await teams.addKey(team.id, hashApiKey(config.DISCERN_BOOTSTRAP_KEY), config.DISCERN_BOOTSTRAP_KEY.slice(0, 8));
+      logger.info({ team: team.id }, 'bootstrap key registered for team "default"');
+    }
+  }
+
+  let sweeper: NodeJS.Timeout | null = null;
+  return {
+    config, logger, database, blobs, queue, teams, detects, batches, uploads,
+    detectService, batchService, uploadService, processor, callbacks,
+    signer, limiter: new RateLimiter(config.DISCERN_RATE_LIMIT_PER_SECOND), metrics, models, analysers, events,
+    startWorkers() {
+      queue.start(
+        { analyse: processor.analyseHandler, purge: processor.purgeHandler, callback: callbacks.handler },
+        config.DISCERN_WORKERS,
+      );
+      // Expired secure uploads are removed; detects made from them hold their own copy.
+      sweeper = setInterval(() => void processor.sweepExpiredUploads().catch((err) => logger.warn({ err }, 'upload sweep failed')), 60_000);
+      sweeper.unref();
+    },
+    async close() {
+      if (sweeper) clearInterval(sweeper);
+      await queue.stop();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,217 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { DetectOptions } from '../analysis/types.js';
+import type { Config } from '../config.js';
+import { ApiError, badRequest, notFound } from '../errors.js';
+import { assertPublicUrl, UrlRefusedError } from '../media/fetch-url.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import type { DetectRow, DetectsRepository } from '../repositories/detects-repository.js';
+import type { Team } from '../repositories/teams-repository.js';
+import type { UploadsRepository } from '../repositories/uploads-repository.js';
+import type { DetectOptionsInputType } from '../schemas/detect.js';
+import { verifyUploadToken } from '../security/tokens.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { newId, nowIso } from '../util/ids.js';
+import type { DetectEvents } from './detect-events.js';
+
+/** Extensions accepted for direct uploads (contract §2.1), lower-case with the dot. */
+export const MEDIA_EXTENSIONS = new Set([
+  '.wav', '.mp3', '.m4a', '.ogg', '.aac', '.flac', '.amr', '.3gp', '.3gpp', '.opus',
+  '.mp4', '.mov', '.avi', '.mkv', '.webm', '.wmv',
+  '.jpg', '.jpeg', '.png', '.gif', '.webp',
+]);
+
+const AUDIO_EXT = new Set(['.wav', '.mp3', '.m4a', '.ogg', '.aac', '.flac', '.amr', '.opus']);
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.gif', '.webp']);
+
+/** Media type guessed from a name, only to fill `media_type` before the bytes are probed. */
+export function guessMediaType(name: string | null): 'audio' | 'image' | 'video' | null {
+  if (!name) return null;
+  const ext = path.extname(name).toLowerCase();
+  if (AUDIO_EXT.has(ext)) return 'audio';
+  if (IMAGE_EXT.has(ext)) return 'image';
+  if (MEDIA_EXTENSIONS.has(ext)) return 'video';
+  return null;
+}
+
+export type MediaSource =
+  | { kind: 'upload'; tempPath: string; filename: string; bytes: number }
+  | { kind: 'url'; url: string }
+  | { kind: 'media_token'; token: string };
+
+export function resolveOptions(input: DetectOptionsInputType, defaults: { visualize: boolean }): DetectOptions {
+  return {
+    visualize: input.visualize ?? defaults.visualize,
+    frame_length: input.frame_length ?? 2,
+    start_region: input.start_region ?? null,
+    end_region: input.end_region ?? null,
+    max_video_fps: input.max_video_fps ?? null,
+    max_video_secs: input.max_video_secs ?? null,
+    model_types: input.model_types ?? null,
+    intelligence: input.intelligence ?? false,
+    audio_source_tracing: input.audio_source_tracing ?? input.audio_source_tracing_enabled ?? false,
+    use_reverse_search: input.use_reverse_search ?? false,
+    use_ood_detector: input.use_ood_detector ?? false,
+    zero_retention_mode: input.zero_retention_mode ?? input.privacy_mode ?? false,
+  };
+}
+
+export function mediaKeyFor(teamId: string, detectId: string, filename: string): string {
+  const ext = path.extname(filename).toLowerCase().replace(/[^.a-z0-9]/g, '').slice(0, 8);
+  return `teams/${teamId}/detects/${detectId}/media${ext}`;
+}
+
+export function detectPrefix(teamId: string, detectId: string): string {
+  return `teams/${teamId}/detects/${detectId}/`;
+}
+
+/** `redacted_<32 hex>.<ext>`: zero retention keeps the extension and nothing else of the name. */
+export function redactedFilename(original: string | null): string {
+  const ext = original ? path.extname(original).toLowerCase().replace(/[^.a-z0-9]/g, '').slice(0, 8) : '';
+  return `redacted_${newId()}${ext}`;
+}
+
+export interface CreateDetectParams {
+  source: MediaSource;
+  options: DetectOptions;
+  callbackUrl: string | null;
+  batchId?: string | null;
+}
+
+/** Rules of detections: creation from each intake, team scoping, listing, deletion, waiting. */
+export class DetectService {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      detects: DetectsRepository;
+      uploads: UploadsRepository;
+      blobs: BlobStore;
+      queue: JobQueue;
+      events: DetectEvents;
+      secret: string;
+      logger: Logger;
+    },
+  ) {}
+
+  /** Checks a caller-supplied URL before accepting the job, so refusals are immediate 400s. */
+  async checkPublicUrl(url: string, field: string): Promise<void> {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw badRequest(`${field} must be a valid http(s) URL`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw badRequest(`${field} must be an http(s) URL`);
+    try {
+      await assertPublicUrl(parsed, { allowHosts: this.deps.config.DISCERN_URL_ALLOW_HOSTS });
+    } catch (error) {
+      if (error instanceof UrlRefusedError) throw badRequest(`${field} refused: ${error.message}`);
+      throw badRequest(`${field} could not be resolved: ${(error as Error).message}`);
+    }
+  }
+
+  /** Validates the source and options, stores the media, writes the row and queues the analysis. */
+  async create(team: Team, params: CreateDetectParams): Promise<DetectRow> {
+    const { source, options } = params;
+    const id = newId();
+    const now = nowIso();
+    if (params.callbackUrl) await this.checkPublicUrl(params.callbackUrl, 'callback_url');
+
+    let filename: string | null = null;
+    let mediaKey: string | null = null;
+    let mediaBytes: number | null = null;
+    let sourceUrl: string | null = null;
+    let uploadId: string | null = null;
+
+    if (source.kind === 'url') {
+      await this.checkPublicUrl(source.url, 'url');
+      sourceUrl = source.url;
+      filename = path.basename(new URL(source.url).pathname) || null;
+    } else if (source.kind === 'media_token') {
+      const check = verifyUploadToken(source.token, this.deps.secret);
+      if (!check.ok) throw badRequest(check.reason);
+      if (check.claims.sub !== team.id) throw badRequest('media_token does not belong to this team');
+      const upload = await this.deps.uploads.findForTeam(team.id, check.claims.upl);
+      if (!upload || upload.deleted_at) throw badRequest('media_token refers to an upload that no longer exists; upload the file again');
+      filename = upload.filename;
+      mediaKey = mediaKeyFor(team.id, id, upload.filename);
+      await this.deps.blobs.copy(upload.blob_key, mediaKey);
+      mediaBytes = upload.size_bytes;
+      uploadId = upload.id;
+    } else {
+      filename = source.filename;
+      mediaKey = mediaKeyFor(team.id, id, source.filename);
+      const { createReadStream } = await import('node:fs');
+      mediaBytes = await this.deps.blobs.put(mediaKey, createReadStream(source.tempPath));
+      await rm(source.tempPath, { force: true });
+    }
+
+    const row: DetectRow = {
+      id,
+      team_id: team.id,
+      batch_id: params.batchId ?? null,
+      status: 'processing',
+      media_type: guessMediaType(filename),
+      filename: options.zero_retention_mode ? redactedFilename(filename) : filename,
+      source_kind: source.kind,
+      source_url: sourceUrl,
+      upload_id: uploadId,
+      media_key: mediaKey,
+      media_bytes: mediaBytes,
+      options: JSON.stringify(options),
+      metrics: null,
+      image_metrics: null,
+      video_metrics: null,
+      intelligence: null,
+      audio_source_tracing: null,
+      duration: null,
+      error_message: null,
+      callback_url: params.callbackUrl,
+      zero_retention: options.zero_retention_mode ? 1 : 0,
+      media_deleted: 0,
+      file_deleted_at: null,
+      created_at: now,
+      updated_at: now,
+      completed_at: null,
+    };
+    await this.deps.detects.insert(row);
+    await this.deps.queue.enqueue('analyse', { detectId: id }, { id: `analyse:${id}` });
+    this.deps.logger.info({ detect: id, team: team.id, source: source.kind, zeroRetention: options.zero_retention_mode }, 'detect created');
+    return row;
+  }
+
+  async get(team: Team, id: string): Promise<DetectRow> {
+    const row = await this.deps.detects.findForTeam(team.id, id);
+    if (!row) throw notFound('Detect not found');
+    return row;
+  }
+
+  async list(team: Team, page: number, pageSize: number) {
+    return this.deps.detects.listForTeam(team.id, page, pageSize);
+  }
+
+  /** Removes the row and every blob of the detect (media and visualisations). */
+  async delete(team: Team, id: string): Promise<void> {
+    const row = await this.deps.detects.findForTeam(team.id, id);
+    if (!row) throw notFound('Detect not found');
+    await this.deps.blobs.deletePrefix(detectPrefix(team.id, id));
+    await this.deps.detects.deleteForTeam(team.id, id);
+  }
+
+  /**
+   * `Prefer: wait`: resolves when the detect is terminal or the wait limit passes, then
+   * returns the row as it is, so clients can fall back to polling.
+   */
+  async waitForTerminal(team: Team, id: string, timeoutMs: number): Promise<DetectRow> {
+    const deadline = Date.now() + timeoutMs;
+    let row = await this.get(team, id);
+    while (row.status === 'processing' && Date.now() < deadline) {
+      await this.deps.events.waitFor(id, Math.min(1000, deadline - Date.now()));
+      row = await this.get(team, id);
+    }
+    return row;
+  }
+}
+
+export { ApiError };
