@@ -1,0 +1,50 @@
+/** In-place iterative radix-2 FFT on separate real/imaginary arrays (length a power of two). */
+export function fft1d(re: Float64Array, im: Float64Array): void {
+  const n = re.length;
+  for (let i = 1, j = 0; i < n; i++) {
+    let bit = n >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) {
+      let t = re[i]; re[i] = re[j]; re[j] = t;
+      t = im[i]; im[i] = im[j]; im[j] = t;
+    }
+  }
+  for (let len = 2; len <= n; len <<= 1) {
+    const angle = (-2 * Math.PI) / len;
+    const wr = Math.cos(angle), wi = Math.sin(angle);
+    for (let i = 0; i < n; i += len) {
+      let cr = 1, ci = 0;
+      for (let k = 0; k < len / 2; k++) {
+        const a = i + k, b = a + len / 2;
+        const xr = re[b] * cr - im[b] * ci;
+        const xi = re[b] * ci + im[b] * cr;
+        re[b] = re[a] - xr; im[b] = im[a] - xi;
+        re[a] += xr; im[a] += xi;
+        const ncr = cr * wr - ci * wi;
+        ci = cr * wi + ci * wr;
+        cr = ncr;
+      }
+    }
+  }
+}
+
+/** Power spectrum of an n×n real block (row-major), returned row-major n×n. */
+export function powerSpectrum2d(block: Float64Array, n: number): Float64Array {
+  const re = new Float64Array(block);
+  const im = new Float64Array(n * n);
+  const rowRe = new Float64Array(n), rowIm = new Float64Array(n);
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) { rowRe[x] = re[y * n + x]; rowIm[x] = 0; }
+    fft1d(rowRe, rowIm);
+    for (let x = 0; x < n; x++) { re[y * n + x] = rowRe[x]; im[y * n + x] = rowIm[x]; }
+  }
+  for (let x = 0; x < n; x++) {
+    for (let y = 0; y < n; y++) { rowRe[y] = re[y * n + x]; rowIm[y] = im[y * n + x]; }
+    fft1d(rowRe, rowIm);
+    for (let y = 0; y < n; y++) { re[y * n + x] = rowRe[y]; im[y * n + x] = rowIm[y]; }
+  }
+  const power = new Float64Array(n * n);
+  for (let i = 0; i < n * n; i++) power[i] = re[i] * re[i] + im[i] * im[i];
+  return power;
+}
