@@ -86,14 +86,14 @@ function strongestAc(coef: Float64Array): number {
   return best;
 }
 
-interface Planes { u: Float64Array; v: Float64Array; rows: number; cols: number }
+interface Planes { u: Float32Array; v: Float32Array; rows: number; cols: number }
 
 /** Chroma planes of the image cropped to a multiple of 4 (rows × cols). */
 function chromaPlanes(rgb: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: number): Planes {
   const rows = Math.floor(height / 4) * 4;
   const cols = Math.floor(width / 4) * 4;
-  const u = new Float64Array(rows * cols);
-  const v = new Float64Array(rows * cols);
+  const u = new Float32Array(rows * cols);
+  const v = new Float32Array(rows * cols);
   for (let y = 0; y < rows; y++) for (let x = 0; x < cols; x++) {
     const p = (y * width + x) * channels;
     const r = rgb[p], g = rgb[p + 1], b = rgb[p + 2];
@@ -105,9 +105,9 @@ function chromaPlanes(rgb: Uint8Array | Uint8ClampedArray, width: number, height
 }
 
 /** Low-low band of a one-level orthonormal Haar transform (plus the detail bands for inversion). */
-function haarForward(plane: Float64Array, rows: number, cols: number) {
+function haarForward(plane: Float32Array, rows: number, cols: number) {
   const h = rows / 2, w = cols / 2;
-  const ll = new Float64Array(h * w), lh = new Float64Array(h * w), hl = new Float64Array(h * w), hh = new Float64Array(h * w);
+  const ll = new Float32Array(h * w), lh = new Float32Array(h * w), hl = new Float32Array(h * w), hh = new Float32Array(h * w);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     const a = plane[2 * y * cols + 2 * x], b = plane[2 * y * cols + 2 * x + 1];
     const c = plane[(2 * y + 1) * cols + 2 * x], d = plane[(2 * y + 1) * cols + 2 * x + 1];
@@ -120,8 +120,8 @@ function haarForward(plane: Float64Array, rows: number, cols: number) {
   return { ll, lh, hl, hh, h, w };
 }
 
-function haarInverse(bands: ReturnType<typeof haarForward>, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
+function haarInverse(bands: ReturnType<typeof haarForward>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
   const { ll, lh, hl, hh, h, w } = bands;
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     const i = y * w + x;
@@ -133,27 +133,33 @@ function haarInverse(bands: ReturnType<typeof haarForward>, rows: number, cols: 
   return out;
 }
 
-/** Mean vote (0..1) for each of `length` payload positions, over both chroma planes. */
-export function readVotes(rgb: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: number, length: number): Float64Array | null {
+/** Per-block bit readings of both chroma planes (row-major block order), or null when too small. */
+export function readBlockBits(rgb: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: number): Uint8Array[] | null {
   const planes = chromaPlanes(rgb, width, height, channels);
   if (planes.rows < 8 || planes.cols < 8) return null;
-  const sums = new Float64Array(length);
-  const counts = new Float64Array(length);
   const block = new Float64Array(16), coef = new Float64Array(16);
+  const out: Uint8Array[] = [];
   for (const plane of [planes.u, planes.v]) {
     const band = haarForward(plane, planes.rows, planes.cols);
     const bRows = Math.floor(band.h / BLOCK), bCols = Math.floor(band.w / BLOCK);
-    if (bRows * bCols < length * MIN_REPEATS) return null;
+    const bits = new Uint8Array(bRows * bCols);
     let n = 0;
     for (let by = 0; by < bRows; by++) for (let bx = 0; bx < bCols; bx++, n++) {
       for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) block[r * 4 + c] = band.ll[(by * 4 + r) * band.w + bx * 4 + c];
       dct4x4(block, coef);
-      const value = Math.abs(coef[strongestAc(coef)]);
-      const bit = value % STEP > STEP / 2 ? 1 : 0;
-      sums[n % length] += bit;
-      counts[n % length] += 1;
+      bits[n] = Math.abs(coef[strongestAc(coef)]) % STEP > STEP / 2 ? 1 : 0;
     }
+    out.push(bits);
   }
+  return out;
+}
+
+/** Mean vote (0..1) for each of `length` payload positions, over both chroma planes. */
+export function votesFromBlockBits(planes: Uint8Array[], length: number): Float64Array | null {
+  if (planes.some((bits) => bits.length < length * MIN_REPEATS)) return null;
+  const sums = new Float64Array(length);
+  const counts = new Float64Array(length);
+  for (const bits of planes) for (let n = 0; n < bits.length; n++) { sums[n % length] += bits[n]; counts[n % length] += 1; }
   for (let i = 0; i < length; i++) sums[i] = counts[i] > 0 ? sums[i] / counts[i] : 0.5;
   return sums;
 }
@@ -167,8 +173,10 @@ export interface WatermarkMatch {
 /** Best known-payload match, or null when none reaches the match accuracy (or the image is too small). */
 export function detectDwtDctWatermark(rgb: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: number): { match: WatermarkMatch | null; best: WatermarkMatch | null } {
   let best: WatermarkMatch | null = null;
+  const blockBits = readBlockBits(rgb, width, height, channels);
+  if (!blockBits) return { match: null, best: null };
   for (const payload of KNOWN_PAYLOADS) {
-    const votes = readVotes(rgb, width, height, channels, payload.bits.length);
+    const votes = votesFromBlockBits(blockBits, payload.bits.length);
     if (!votes) continue;
     let agree = 0;
     let ones = 0;
@@ -194,7 +202,7 @@ export function embedDwtDctWatermark(rgb: Uint8Array, width: number, height: num
   const out = new Uint8Array(width * height * 3);
   for (let i = 0, p = 0; i < width * height; i++, p += channels) { out[i * 3] = rgb[p]; out[i * 3 + 1] = rgb[p + 1]; out[i * 3 + 2] = rgb[p + 2]; }
   const block = new Float64Array(16), coef = new Float64Array(16);
-  const marked: Float64Array[] = [];
+  const marked: Float32Array[] = [];
   for (const plane of [planes.u, planes.v]) {
     const band = haarForward(plane, planes.rows, planes.cols);
     const bRows = Math.floor(band.h / BLOCK), bCols = Math.floor(band.w / BLOCK);
