@@ -1,0 +1,156 @@
+/**
+ * Small signal-processing helpers shared by the watermark schemes: a radix-2 FFT that transforms
+ * two real frames per call, an arbitrary-ratio windowed-sinc resampler, and a seeded PRNG so the
+ * embedder and the detector derive the same pseudo-random layout from a key string.
+ */
+import { createHash } from 'node:crypto';
+
+/** In-place iterative radix-2 complex FFT of a fixed power-of-two size. */
+export class Fft {
+  readonly size: number;
+  private readonly cos: Float64Array;
+  private readonly sin: Float64Array;
+  private readonly rev: Uint32Array;
+
+  constructor(size: number) {
+    if (size < 2 || (size & (size - 1)) !== 0) throw new Error(`FFT size must be a power of two, got ${size}`);
+    this.size = size;
+    this.cos = new Float64Array(size / 2);
+    this.sin = new Float64Array(size / 2);
+    for (let i = 0; i < size / 2; i++) {
+      this.cos[i] = Math.cos((2 * Math.PI * i) / size);
+      this.sin[i] = -Math.sin((2 * Math.PI * i) / size);
+    }
+    this.rev = new Uint32Array(size);
+    const bits = Math.log2(size);
+    for (let i = 0; i < size; i++) {
+      let r = 0;
+      for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
+      this.rev[i] = r;
+    }
+  }
+
+  /** Forward transform (sign -1) when inverse is false; inverse is unscaled. */
+  transform(re: Float64Array, im: Float64Array, inverse = false): void {
+    const n = this.size;
+    const rev = this.rev;
+    for (let i = 0; i < n; i++) {
+      const j = rev[i]!;
+      if (j > i) {
+        let t = re[i]!; re[i] = re[j]!; re[j] = t;
+        t = im[i]!; im[i] = im[j]!; im[j] = t;
+      }
+    }
+    const sgn = inverse ? -1 : 1;
+    for (let len = 2; len <= n; len <<= 1) {
+      const half = len >> 1;
+      const step = n / len;
+      for (let start = 0; start < n; start += len) {
+        for (let k = 0; k < half; k++) {
+          const wr = this.cos[k * step]!;
+          const wi = sgn * this.sin[k * step]!;
+          const a = start + k;
+          const b = a + half;
+          const xr = re[b]! * wr - im[b]! * wi;
+          const xi = re[b]! * wi + im[b]! * wr;
+          re[b] = re[a]! - xr;
+          im[b] = im[a]! - xi;
+          re[a] = re[a]! + xr;
+          im[a] = im[a]! + xi;
+        }
+      }
+    }
+  }
+}
+
+/** Periodic Hann window, optionally square-rooted (for analysis/synthesis pairs at 50% overlap). */
+export function hann(size: number, sqrt = false): Float64Array {
+  const w = new Float64Array(size);
+  for (let i = 0; i < size; i++) {
+    const v = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / size);
+    w[i] = sqrt ? Math.sqrt(v) : v;
+  }
+  return w;
+}
+
+/**
+ * Arbitrary-ratio resampler: Blackman-windowed sinc evaluated from a dense lookup table.
+ * The cut-off sits at 0.92 of the lower Nyquist frequency, which keeps 0–3.6 kHz intact for
+ * every rate this project meets (8 kHz and up).
+ */
+export function resample(input: Float32Array, fromRate: number, toRate: number): Float32Array {
+  if (fromRate === toRate) return new Float32Array(input);
+  const ratio = toRate / fromRate;
+  const outLen = Math.max(0, Math.floor(input.length * ratio));
+  const out = new Float32Array(outLen);
+  const cutoff = 0.92 * Math.min(1, ratio); // relative to the input Nyquist
+  const halfTaps = Math.ceil(12 / Math.min(1, ratio));
+  const tableRes = 512;
+  const table = kernelTable(halfTaps, cutoff, tableRes);
+  const step = fromRate / toRate;
+  for (let n = 0; n < outLen; n++) {
+    const t = n * step;
+    const center = Math.floor(t);
+    const frac = t - center;
+    let acc = 0;
+    const lo = Math.max(0, center - halfTaps + 1);
+    const hi = Math.min(input.length - 1, center + halfTaps);
+    for (let k = lo; k <= hi; k++) {
+      const x = Math.abs(k - center - frac) * tableRes;
+      const i = x | 0;
+      if (i >= table.length - 1) continue;
+      const f = x - i;
+      acc += input[k]! * (table[i]! + f * (table[i + 1]! - table[i]!));
+    }
+    out[n] = acc;
+  }
+  return out;
+}
+
+const kernelCache = new Map<string, Float64Array>();
+function kernelTable(halfTaps: number, cutoff: number, res: number): Float64Array {
+  const key = `${halfTaps}:${cutoff}:${res}`;
+  const hit = kernelCache.get(key);
+  if (hit) return hit;
+  const table = new Float64Array(halfTaps * res + 2);
+  for (let i = 0; i < table.length; i++) {
+    const x = i / res;
+    if (x >= halfTaps) { table[i] = 0; continue; }
+    const sinc = x === 0 ? 1 : Math.sin(Math.PI * cutoff * x) / (Math.PI * cutoff * x);
+    const u = 0.5 + x / (2 * halfTaps); // Blackman over [-halfTaps, halfTaps]
+    const win = 0.42 - 0.5 * Math.cos(2 * Math.PI * u) + 0.08 * Math.cos(4 * Math.PI * u);
+    table[i] = cutoff * sinc * win;
+  }
+  kernelCache.set(key, table);
+  return table;
+}
+
+/** Deterministic 32-bit PRNG (mulberry32) seeded from a key string. */
+export function seededRandom(key: string): () => number {
+  let s = createHash('sha256').update(key).digest().readUInt32LE(0);
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffle<T>(items: T[], rnd: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = items[i]!; items[i] = items[j]!; items[j] = t;
+  }
+  return items;
+}
+
+/** Standard normal tail probability P(Z > z). */
+export function normalTail(z: number): number {
+  // Abramowitz–Stegun 7.1.26 on erfc; accurate to ~1e-7, ample for reporting.
+  const x = z / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  const erfc = x >= 0 ? y : 2 - y;
+  return erfc / 2;
+}

@@ -1,0 +1,125 @@
+/**
+ * Error control for the watermark payloads: CRC-16/CCITT for integrity and a rate-1/2,
+ * constraint-length-7 convolutional code (generators 171/133 octal) with a soft-input Viterbi
+ * decoder. Soft inputs are real numbers, positive meaning "bit 0 more likely".
+ */
+import { createHash } from 'node:crypto';
+
+export const CONV_K = 7;
+const G1 = 0o171;
+const G2 = 0o133;
+const STATES = 1 << (CONV_K - 1);
+
+function parity(x: number): number {
+  x ^= x >> 16; x ^= x >> 8; x ^= x >> 4; x ^= x >> 2; x ^= x >> 1;
+  return x & 1;
+}
+
+/** Encodes bits (0/1) plus K-1 zero tail bits; output length 2 * (bits.length + K - 1). */
+export function convEncode(bits: ArrayLike<number>): Uint8Array {
+  const total = bits.length + CONV_K - 1;
+  const out = new Uint8Array(total * 2);
+  let reg = 0;
+  for (let i = 0; i < total; i++) {
+    const b = i < bits.length ? bits[i]! & 1 : 0;
+    reg = ((reg << 1) | b) & ((1 << CONV_K) - 1);
+    out[2 * i] = parity(reg & G1);
+    out[2 * i + 1] = parity(reg & G2);
+  }
+  return out;
+}
+
+/** Soft Viterbi decoding of a tail-terminated codeword; returns the info bits. */
+export function viterbiDecode(soft: ArrayLike<number>, infoBits: number): Uint8Array {
+  const steps = infoBits + CONV_K - 1;
+  if (soft.length < steps * 2) throw new Error('soft input shorter than the codeword');
+  // Branch outputs for (state, input) pairs.
+  const out0 = new Uint8Array(STATES * 2);
+  const out1 = new Uint8Array(STATES * 2);
+  for (let s = 0; s < STATES; s++) {
+    for (let b = 0; b < 2; b++) {
+      const reg = (s << 1) | b;
+      out0[s * 2 + b] = parity(reg & G1);
+      out1[s * 2 + b] = parity(reg & G2);
+    }
+  }
+  let metric = new Float64Array(STATES).fill(-Infinity);
+  metric[0] = 0;
+  let next = new Float64Array(STATES);
+  const back = new Uint8Array(steps * STATES); // chosen predecessor's high bit
+  for (let t = 0; t < steps; t++) {
+    next.fill(-Infinity);
+    const s0 = soft[2 * t]!;
+    const s1 = soft[2 * t + 1]!;
+    const inputs = t < infoBits ? 2 : 1;
+    for (let s = 0; s < STATES; s++) {
+      const m = metric[s]!;
+      if (m === -Infinity) continue;
+      for (let b = 0; b < inputs; b++) {
+        const ns = ((s << 1) | b) & (STATES - 1);
+        const bm = (out0[s * 2 + b] ? -s0 : s0) + (out1[s * 2 + b] ? -s1 : s1);
+        const v = m + bm;
+        if (v > next[ns]!) {
+          next[ns] = v;
+          back[t * STATES + ns] = (s >> (CONV_K - 2)) & 1;
+        }
+      }
+    }
+    const tmp = metric; metric = next; next = tmp;
+  }
+  // Trace back from state 0 (the tail forces it).
+  const bits = new Uint8Array(steps);
+  let state = 0;
+  for (let t = steps - 1; t >= 0; t--) {
+    bits[t] = state & 1;
+    const hi = back[t * STATES + state]!;
+    state = (state >> 1) | (hi << (CONV_K - 2));
+  }
+  return bits.subarray(0, infoBits);
+}
+
+export function crc16(bits: ArrayLike<number>): number {
+  let crc = 0xffff;
+  for (let i = 0; i < bits.length; i++) {
+    const top = ((crc >> 15) & 1) ^ (bits[i]! & 1);
+    crc = (crc << 1) & 0xffff;
+    if (top) crc ^= 0x1021;
+  }
+  return crc;
+}
+
+export function bytesToBits(bytes: Uint8Array): Uint8Array {
+  const bits = new Uint8Array(bytes.length * 8);
+  for (let i = 0; i < bits.length; i++) bits[i] = (bytes[i >> 3]! >> (7 - (i & 7))) & 1;
+  return bits;
+}
+
+export function bitsToBytes(bits: ArrayLike<number>): Uint8Array {
+  const bytes = new Uint8Array(Math.ceil(bits.length / 8));
+  for (let i = 0; i < bits.length; i++) if (bits[i]) bytes[i >> 3]! |= 1 << (7 - (i & 7));
+  return bytes;
+}
+
+export function numberToBits(value: number, width: number): Uint8Array {
+  const bits = new Uint8Array(width);
+  for (let i = 0; i < width; i++) bits[i] = (value >>> (width - 1 - i)) & 1;
+  return bits;
+}
+
+export function bitsToNumber(bits: ArrayLike<number>): number {
+  let v = 0;
+  for (let i = 0; i < bits.length; i++) v = (v * 2) + (bits[i]! & 1);
+  return v;
+}
+
+export const DEFAULT_MESSAGE = 'resembleai';
+
+/** Payload bytes derived from a custom message: the first `bytes` of SHA-256(message). */
+export function payloadFromMessage(message: string | undefined | null, bytes: number): Uint8Array {
+  const text = message == null || message === '' ? DEFAULT_MESSAGE : message;
+  return new Uint8Array(createHash('sha256').update(text, 'utf8').digest().subarray(0, bytes));
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
