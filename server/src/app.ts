@@ -7,10 +7,11 @@ import { createAuthHook } from './routes/auth.js';
 import { batchRoutes } from './routes/batch-routes.js';
 import { detectRoutes } from './routes/detect-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
+import { reverseSearchRoutes } from './routes/reverse-search-routes.js';
 import { uploadRoutes } from './routes/upload-routes.js';
 
 /** Route groups that need an API key, mounted under each API prefix. */
-const authenticatedRoutes = [detectRoutes, batchRoutes, uploadRoutes];
+const authenticatedRoutes = [detectRoutes, batchRoutes, uploadRoutes, reverseSearchRoutes];
 
 /**
  * The Fastify instance with every route. It never listens: `main.ts` does, tests call

@@ -46,6 +46,8 @@ export const ConfigSchema = z.object({
   DISCERN_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(40),
   DISCERN_CALLBACK_TIMEOUT_SECONDS: z.coerce.number().min(1).default(10),
   DISCERN_CALLBACK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
+  /** First retry delay of a failed callback; later ones double, capped at 10 minutes. */
+  DISCERN_CALLBACK_RETRY_BASE_SECONDS: z.coerce.number().min(0.01).default(5),
   DISCERN_SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(60).default(3600),
   DISCERN_MODELS_DIR: z.string().optional(),
   DISCERN_INFERENCE_THREADS: z.coerce.number().int().min(1).default(1),

@@ -12,6 +12,7 @@ import type { JobQueue } from './queue/job-queue.js';
 import { SqliteJobQueue } from './queue/sqlite-queue.js';
 import { BatchesRepository } from './repositories/batches-repository.js';
 import { DetectsRepository } from './repositories/detects-repository.js';
+import { ImageHashesRepository } from './repositories/image-hashes-repository.js';
 import { TeamsRepository } from './repositories/teams-repository.js';
 import { UploadsRepository } from './repositories/uploads-repository.js';
 import { hashApiKey } from './security/api-keys.js';
@@ -36,6 +37,7 @@ export interface AppContext {
   detects: DetectsRepository;
   batches: BatchesRepository;
   uploads: UploadsRepository;
+  imageHashes: ImageHashesRepository;
   detectService: DetectService;
   batchService: BatchService;
   uploadService: UploadService;
@@ -92,10 +94,11 @@ export async function createContext(config: Config, options: { logger?: Logger }
     [config.DISCERN_MODELS_DIR, shippedModelsDir()].filter((d): d is string => Boolean(d)),
     config.DISCERN_INFERENCE_THREADS,
   );
-  const analysers = buildAnalyserRegistry({ models, database: database.db });
+  const imageHashes = new ImageHashesRepository(database.db);
+  const analysers = buildAnalyserRegistry({ models, reverseSearch: imageHashes });
   const metrics = new Metrics();
 
-  const detectService = new DetectService({ config, detects, uploads, blobs, queue, events, secret, logger });
+  const detectService = new DetectService({ config, detects, uploads, blobs, queue, events, imageHashes, secret, logger });
   const batchService = new BatchService({ config, batches, detects, detectService });
   const uploadService = new UploadService({ uploads, blobs, secret });
   const processor = new DetectProcessor({ config, detects, batches, uploads, blobs, queue, analysers, events, metrics, logger });
@@ -112,7 +115,7 @@ export async function createContext(config: Config, options: { logger?: Logger }
 
   let sweeper: NodeJS.Timeout | null = null;
   return {
-    config, logger, database, blobs, queue, teams, detects, batches, uploads,
+    config, logger, database, blobs, queue, teams, detects, batches, uploads, imageHashes,
     detectService, batchService, uploadService, processor, callbacks,
     signer, limiter: new RateLimiter(config.DISCERN_RATE_LIMIT_PER_SECOND), metrics, models, analysers, events,
     startWorkers() {

@@ -89,7 +89,20 @@ export interface JobsTable {
   updated_at: string;
 }
 
+export interface ImageHashesTable {
+  id: string;
+  team_id: string;
+  /** "p:<16 hex>;d:<16 hex>" perceptual + difference hash */
+  hash: string;
+  label: 'known_fake' | 'known_real' | 'analysed';
+  detect_id: string | null;
+  title: string | null;
+  url: string | null;
+  created_at: string;
+}
+
 export interface Database {
+  image_hashes: ImageHashesTable;
   teams: TeamsTable;
   api_keys: ApiKeysTable;
   detects: DetectsTable;

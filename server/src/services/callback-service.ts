@@ -5,7 +5,7 @@ import type { BatchesRepository } from '../repositories/batches-repository.js';
 import type { DetectsRepository } from '../repositories/detects-repository.js';
 import type { TeamsRepository } from '../repositories/teams-repository.js';
 import type { UrlSigner } from '../security/signed-urls.js';
-import { computeRetryDelayMs, deliverCallback } from '../webhooks/callback.js';
+import { CALLBACK_BASE_DELAY_MS, computeRetryDelayMs, deliverCallback } from '../webhooks/callback.js';
 import { presentBatch, presentDetect } from './presenters.js';
 
 /**
@@ -36,13 +36,21 @@ export class CallbackService {
         secret: team?.webhookSecret ?? undefined,
         timeoutMs: this.deps.config.DISCERN_CALLBACK_TIMEOUT_SECONDS * 1000,
         guard: { allowHosts: this.deps.config.DISCERN_URL_ALLOW_HOSTS },
+        eventId: `${payload.kind}.${payload.id}`,
       });
       if (result.ok) {
         this.deps.logger.info({ kind: payload.kind, id: payload.id, status: result.status, attempt: context.attempt }, 'callback delivered');
         return;
       }
       const reason = result.error ?? `HTTP ${result.status}`;
-      throw new RetryLaterError(`callback for ${payload.kind} ${payload.id} failed: ${reason}`, computeRetryDelayMs(context.attempt));
+      if (result.permanent) {
+        this.deps.logger.warn({ kind: payload.kind, id: payload.id, reason }, 'callback not deliverable; not retried');
+        return;
+      }
+      // The schedule's shape comes from computeRetryDelayMs (5 s doubling, capped at 10 min);
+      // DISCERN_CALLBACK_RETRY_BASE_SECONDS rescales it (tests use a fraction of a second).
+      const scale = this.deps.config.DISCERN_CALLBACK_RETRY_BASE_SECONDS / (CALLBACK_BASE_DELAY_MS / 1000);
+      throw new RetryLaterError(`callback for ${payload.kind} ${payload.id} failed: ${reason}`, Math.round(computeRetryDelayMs(context.attempt) * scale));
     },
     onGiveUp: async (payload, error) => {
       this.deps.logger.warn({ kind: payload.kind, id: payload.id, error }, 'callback abandoned after its last attempt');

@@ -7,6 +7,7 @@ import { ApiError, badRequest, notFound } from '../errors.js';
 import { assertPublicUrl, UrlRefusedError } from '../media/fetch-url.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { DetectRow, DetectsRepository } from '../repositories/detects-repository.js';
+import type { ImageHashesRepository } from '../repositories/image-hashes-repository.js';
 import type { Team } from '../repositories/teams-repository.js';
 import type { UploadsRepository } from '../repositories/uploads-repository.js';
 import type { DetectOptionsInputType } from '../schemas/detect.js';
@@ -89,6 +90,7 @@ export class DetectService {
       blobs: BlobStore;
       queue: JobQueue;
       events: DetectEvents;
+      imageHashes: ImageHashesRepository;
       secret: string;
       logger: Logger;
     },
@@ -196,6 +198,7 @@ export class DetectService {
     const row = await this.deps.detects.findForTeam(team.id, id);
     if (!row) throw notFound('Detect not found');
     await this.deps.blobs.deletePrefix(detectPrefix(team.id, id));
+    await this.deps.imageHashes.deleteForDetect(team.id, id);
     await this.deps.detects.deleteForTeam(team.id, id);
   }
 
