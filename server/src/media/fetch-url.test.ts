@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -232,5 +234,62 @@ describe('fetchToFile', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
     await expect(fetchToFile(`${base}/slow`, dest(), { ...allow, signal: ac.signal })).rejects.toThrow(FetchError);
+  });
+});
+
+describe('fetchToFile over HTTPS with a pinned address', () => {
+  let tlsServer: ReturnType<typeof createHttpsServer>;
+  let tlsPort: number;
+  let cert: Buffer;
+
+  beforeAll(async () => {
+    const key = join(dir, 'key.pem');
+    const crt = join(dir, 'cert.pem');
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', crt, '-days', '1', '-subj', '/CN=media.test', '-addext', 'subjectAltName=DNS:media.test',
+    ], { stdio: 'ignore' });
+    cert = readFileSync(crt);
+    tlsServer = createHttpsServer({ key: readFileSync(key), cert }, (req, res) => {
+      seen.push({ url: req.url ?? '', host: req.headers.host, remote: req.socket.remoteAddress });
+      res.end(Buffer.alloc(321, 5));
+    });
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+    tlsPort = (tlsServer.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    tlsServer.closeAllConnections();
+    await new Promise<void>((r) => tlsServer.close(() => r()));
+  });
+
+  it('verifies the certificate against the URL host name while connecting to the checked IP', async () => {
+    const resolver = async () => ['127.0.0.1'];
+    const r = await fetchToFile(`https://media.test:${tlsPort}/x.png`, dest(), {
+      ...allow,
+      allowHosts: ['media.test'],
+      resolver,
+      tls: { ca: cert },
+    });
+    expect(r.bytes).toBe(321);
+    expect(r.finalUrl).toBe(`https://media.test:${tlsPort}/x.png`);
+  });
+
+  it('still fails on a certificate for another name (pinning does not switch verification off)', async () => {
+    const resolver = async () => ['127.0.0.1'];
+    const err = await fetchToFile(`https://wrong.test:${tlsPort}/x.png`, dest(), {
+      ...allow,
+      allowHosts: ['wrong.test'],
+      resolver,
+      tls: { ca: cert },
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(FetchError);
+    expect(err.message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID|altname|does not match/i);
+  });
+
+  it('refuses an untrusted certificate', async () => {
+    const resolver = async () => ['127.0.0.1'];
+    await expect(
+      fetchToFile(`https://media.test:${tlsPort}/x.png`, dest(), { ...allow, allowHosts: ['media.test'], resolver }),
+    ).rejects.toThrow(/SELF_SIGNED|certificate/i);
   });
 });
