@@ -79,7 +79,10 @@ export class DetectProcessor {
       });
     } catch (error) {
       if (isTerminalInputError(error)) {
-        await this.finish(detectId, { status: 'failed', error_message: (error as Error).message });
+        let message = (error as Error).message;
+        // Zero retention: the caller's URL must not come back in any response, errors included.
+        if (row.zero_retention && row.source_url) message = message.split(row.source_url).join('[redacted url]');
+        await this.finish(detectId, { status: 'failed', error_message: message });
       } else if (isLastAttempt) {
         this.deps.logger.error({ err: error, detect: detectId }, 'analysis failed on its last attempt');
         await this.finish(detectId, { status: 'failed', error_message: 'Internal error while analysing the media; see the server log' });

@@ -4,12 +4,12 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /** A short WAV made by ffmpeg: a tone (no speech) unless `speech` is given to espeak-ng. */
-export async function makeWav(file: string, opts: { seconds?: number; speech?: string } = {}): Promise<string> {
+export async function makeWav(file: string, opts: { seconds?: number; speech?: string; frequency?: number } = {}): Promise<string> {
   if (opts.speech) {
     await run('espeak-ng', ['-w', file, opts.speech]);
     return file;
   }
-  await run('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=440:duration=${opts.seconds ?? 1}:sample_rate=16000`, '-ac', '1', file]);
+  await run('ffmpeg', ['-y', '-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${opts.frequency ?? 440}:duration=${opts.seconds ?? 1}:sample_rate=16000`, '-ac', '1', file]);
   return file;
 }
 
