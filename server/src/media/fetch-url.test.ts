@@ -230,6 +230,29 @@ describe('fetchToFile', () => {
     expect(last.remote).toBe('127.0.0.1');
   });
 
+  it('pins IPv6 addresses too (allow-listed ::1)', async () => {
+    const v6 = createServer((_req, res) => res.end(Buffer.alloc(10, 1)));
+    await new Promise<void>((r) => v6.listen(0, '::1', r));
+    try {
+      const p = (v6.address() as AddressInfo).port;
+      await expect(fetchToFile(`http://[::1]:${p}/a`, dest(), { maxBytes: 100, timeoutMs: 3000 })).rejects.toThrow(
+        'URL resolves to a loopback address (::1); refused',
+      );
+      const r = await fetchToFile(`http://[::1]:${p}/a`, dest(), { maxBytes: 100, timeoutMs: 3000, allowHosts: ['::1'] });
+      expect(r.bytes).toBe(10);
+      const viaName = await fetchToFile(`http://v6.test:${p}/a`, dest(), {
+        maxBytes: 100,
+        timeoutMs: 3000,
+        allowHosts: ['::1'],
+        resolver: async () => ['::1'],
+      });
+      expect(viaName.bytes).toBe(10);
+    } finally {
+      v6.closeAllConnections();
+      await new Promise<void>((r) => v6.close(() => r()));
+    }
+  });
+
   it('honours a caller abort signal', async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);

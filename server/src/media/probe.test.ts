@@ -107,6 +107,14 @@ describe('probeMedia on valid media', () => {
     expect(p.video).toMatchObject({ width: 64, height: 48, frames });
   });
 
+  it('AVIF (made by sharp) → image', async () => {
+    const avif = join(dir, 'made.avif');
+    const sharp = (await import('sharp')).default;
+    await sharp({ create: { width: 32, height: 24, channels: 3, background: { r: 200, g: 10, b: 10 } } }).avif().toFile(avif);
+    const p = await probeMedia(avif);
+    expect(p).toMatchObject({ mediaType: 'image', format: 'avif', video: { width: 32, height: 24, frames: 1 } });
+  });
+
   it('never trusts the extension: a PNG named .wav is an image, a WAV named .mp4 is audio', async () => {
     const png = join(dir, 'liar.wav');
     copyFileSync(files['still.png']!, png);
