@@ -18,12 +18,12 @@ export interface ForensicCalibration {
 }
 
 export const FORENSIC_CALIBRATION: ForensicCalibration = {
-  version: 'uncalibrated',
-  source: 'placeholder until the calibration command runs',
-  photos: 0,
-  variants: 0,
-  false_positive_rate: 1,
-  offGridPeak: { median: 1, threshold: 3 },
-  latticePeak: { median: 0, threshold: 3 },
-  noiseInconsistency: { median: 2, threshold: 8 },
+  version: "tuning-2026-11-22-q0.999",
+  source: "opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos; variants as-is, JPEG 75, JPEG 95, PNG, 50% resize, 1080 px + JPEG 85",
+  photos: 90,
+  variants: 475,
+  false_positive_rate: 0.0084,
+  offGridPeak: { median: 3.4628, threshold: 6.3393 },
+  latticePeak: { median: 0.4264, threshold: 3.6592 },
+  noiseInconsistency: { median: 3.7506, threshold: 63.8354 },
 };
