@@ -47,7 +47,8 @@ export function runProcess(command: string, args: readonly string[], opts: RunOp
       kill();
     }, opts.timeoutMs);
     const onAbort = () => kill();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) kill();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     child.stdout.on('data', (chunk: Buffer) => {
       if (overflowed) return;

@@ -76,6 +76,14 @@ describe('assertPublicUrl', () => {
     ['http://0177.0.0.1/', 'loopback address (127.0.0.1)'], // octal
     ['http://0x7f.1/', 'loopback address (127.0.0.1)'], // short form
     ['http://127.1/', 'loopback address (127.0.0.1)'],
+    ['http://127.0.0.1./', 'loopback address (127.0.0.1)'], // trailing dot
+    ['http://127.000.000.001/', 'loopback address (127.0.0.1)'],
+    ['http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/', 'loopback address (127.0.0.1)'], // full-width digits
+    ['http://2852039166/', 'link-local address (169.254.169.254)'], // metadata, decimal
+    ['http://0/', 'unspecified ("this network") address (0.0.0.0)'],
+    ['http://[::]/', 'unspecified address (::)'],
+    ['http://[0000::1]/', 'loopback address (::1)'],
+    ['http://127.0.0.1#@evil.example/', 'loopback address (127.0.0.1)'],
     ['http://10.0.0.1/', 'private address (10.0.0.1); refused'],
     ['https://169.254.169.254/latest/meta-data/', 'link-local address (169.254.169.254)'],
     ['http://[::1]:8080/', 'loopback address (::1)'],
@@ -98,6 +106,7 @@ describe('assertPublicUrl', () => {
     ['data:audio/wav;base64,AAAA', 'not allowed'],
     ['not a url', 'Not a valid URL'],
     ['http://user:pw@8.8.8.8/', 'credentials'],
+    ['http://evil.example@127.0.0.1/', 'credentials'],
   ])('refuses %s', async (url, message) => {
     await expect(assertPublicUrl(url, { resolver: noResolver })).rejects.toThrow(message);
   });
