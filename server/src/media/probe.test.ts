@@ -48,6 +48,7 @@ describe('probeMedia on valid media', () => {
 
   it.each([
     ['tone.mp3', 'mp3', 'mp3'],
+    ['raw.mp3', 'mp3', 'mp3'],
     ['tone.flac', 'flac', 'flac'],
     ['tone-vorbis.ogg', 'ogg', 'vorbis'],
     ['tone-opus.ogg', 'ogg', 'opus'],
@@ -79,6 +80,7 @@ describe('probeMedia on valid media', () => {
     ['clip.webm', 'webm', 'vp8'],
     ['clip.3gp', '3gp', 'h263'],
     ['clip.wmv', 'asf', 'wmv2'],
+    ['clip.ts', 'mpegts', 'mpeg4'],
   ])('%s → video (%s/%s)', async (name, format, codec) => {
     const p = await probeMedia(files[name]!);
     expect(p.mediaType).toBe('video');

@@ -18,6 +18,7 @@ describe('sniff on real files made by ffmpeg', () => {
   it.each([
     ['tone.wav', 'wav', 'audio'],
     ['tone.mp3', 'mp3', 'audio'],
+    ['raw.mp3', 'mp3', 'audio'], // no ID3 tag: frame sync only
     ['tone.flac', 'flac', 'audio'],
     ['tone-vorbis.ogg', 'ogg', 'audio'],
     ['tone-opus.ogg', 'ogg', 'audio'],
@@ -32,6 +33,7 @@ describe('sniff on real files made by ffmpeg', () => {
     ['clip.webm', 'webm', 'video'],
     ['clip.3gp', '3gp', 'video'],
     ['clip.wmv', 'asf', 'video'],
+    ['clip.ts', 'mpegts', 'video'],
     ['still.png', 'png', 'image'],
     ['still.jpg', 'jpeg', 'image'],
     ['still.gif', 'gif', 'image'],
@@ -55,6 +57,10 @@ describe('sniff on real files made by ffmpeg', () => {
   it('ignores what the name says: a WAV renamed .jpg is still a WAV', () => {
     const bytes = readFileSync(files['tone.wav']!);
     expect(sniff(bytes).format).toBe('wav');
+  });
+
+  it('the raw MP3 fixture really has no ID3 tag', () => {
+    expect(readFileSync(files['raw.mp3']!).subarray(0, 3).toString('latin1')).not.toBe('ID3');
   });
 
   it('works on the first few KB only', () => {

@@ -15,6 +15,7 @@ const PICTURE = ['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=0.5']
 export const FIXTURE_RECIPES: Record<string, string[]> = {
   'tone.wav': [...SINE, '-ac', '1'],
   'tone.mp3': [...SINE, '-c:a', 'libmp3lame', '-b:a', '32k'],
+  'raw.mp3': [...SINE, '-c:a', 'libmp3lame', '-b:a', '32k', '-id3v2_version', '0', '-write_id3v1', '0', '-write_xing', '0'],
   'tone.flac': [...SINE, '-c:a', 'flac'],
   'tone-vorbis.ogg': [...SINE, '-c:a', 'libvorbis'],
   'tone-opus.ogg': [...SINE, '-c:a', 'libopus', '-ar', '48000'],
@@ -27,6 +28,7 @@ export const FIXTURE_RECIPES: Record<string, string[]> = {
   'clip.mkv': [...PICTURE, ...SINE, '-c:v', 'mpeg4', '-c:a', 'flac', '-shortest'],
   'clip.webm': [...PICTURE, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8'],
   'clip.3gp': ['-f', 'lavfi', '-i', 'testsrc=size=176x144:rate=10:duration=0.5', '-c:v', 'h263', '-f', '3gp'],
+  'clip.ts': [...PICTURE, '-c:v', 'mpeg4', '-f', 'mpegts'],
   'clip.wmv': [...PICTURE, '-c:v', 'wmv2', '-f', 'asf'],
   'still.png': [...PICTURE, '-frames:v', '1'],
   'still.jpg': [...PICTURE, '-frames:v', '1', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-f', 'image2'],
