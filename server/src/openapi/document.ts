@@ -173,6 +173,29 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/reverse_search/images': {
+        post: {
+          summary: 'Extension: register an image as known fake or real in the team\'s reverse-search index',
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['file', 'label'],
+                  properties: {
+                    file: { type: 'string', format: 'binary' },
+                    label: { type: 'string', enum: ['known_fake', 'known_real'] },
+                    title: { type: 'string' },
+                    url: { type: 'string', format: 'uri' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '200': { description: 'Registered', content: json({ type: 'object', properties: { success: { const: true }, item: { type: 'object' } } }) }, ...standardErrors },
+        },
+      },
       '/assets/{key}': {
         get: {
           summary: 'Signed, expiring download of a heatmap or media file (no API key; the signature is the credential)',
