@@ -23,6 +23,7 @@ import { CallbackService } from './services/callback-service.js';
 import { DetectEvents } from './services/detect-events.js';
 import { DetectProcessor } from './services/detect-processor.js';
 import { DetectService } from './services/detect-service.js';
+import { MediaIntake } from './services/media-intake.js';
 import { UploadService } from './services/upload-service.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { LocalBlobStore } from './storage/local-blob-store.js';
@@ -37,6 +38,7 @@ export interface AppContext {
   detects: DetectsRepository;
   batches: BatchesRepository;
   uploads: UploadsRepository;
+  intake: MediaIntake;
   imageHashes: ImageHashesRepository;
   detectService: DetectService;
   batchService: BatchService;
@@ -98,10 +100,11 @@ export async function createContext(config: Config, options: { logger?: Logger }
   const analysers = buildAnalyserRegistry({ models, reverseSearch: imageHashes });
   const metrics = new Metrics();
 
-  const detectService = new DetectService({ config, detects, uploads, blobs, queue, events, imageHashes, secret, logger });
+  const intake = new MediaIntake({ config, uploads, blobs, secret });
+  const detectService = new DetectService({ config, detects, intake, blobs, queue, events, imageHashes, logger });
   const batchService = new BatchService({ config, batches, detects, detectService });
   const uploadService = new UploadService({ uploads, blobs, secret });
-  const processor = new DetectProcessor({ config, detects, batches, uploads, blobs, queue, analysers, events, metrics, logger });
+  const processor = new DetectProcessor({ config, detects, batches, uploads, intake, blobs, queue, analysers, events, metrics, logger });
   const callbacks = new CallbackService({ config, detects, batches, teams, signer, logger });
 
   if (config.DISCERN_BOOTSTRAP_KEY) {
@@ -115,7 +118,7 @@ export async function createContext(config: Config, options: { logger?: Logger }
 
   let sweeper: NodeJS.Timeout | null = null;
   return {
-    config, logger, database, blobs, queue, teams, detects, batches, uploads, imageHashes,
+    config, logger, database, blobs, queue, teams, detects, batches, uploads, intake, imageHashes,
     detectService, batchService, uploadService, processor, callbacks,
     signer, limiter: new RateLimiter(config.DISCERN_RATE_LIMIT_PER_SECOND), metrics, models, analysers, events,
     startWorkers() {

@@ -4,12 +4,14 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import * as initial from './migrations/001-initial.js';
 import * as reverseSearch from './migrations/002-reverse-search.js';
+import * as watermarkJobs from './migrations/003-watermark-jobs.js';
 import type { Database } from './schema.js';
 
 /** Migrations are imported statically so the compiled server needs no file-system scan. */
 const migrations: Record<string, Migration> = {
   '001-initial': initial,
   '002-reverse-search': reverseSearch,
+  '003-watermark-jobs': watermarkJobs,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -101,7 +101,27 @@ export interface ImageHashesTable {
   created_at: string;
 }
 
+export interface WatermarkJobsTable {
+  id: string;
+  team_id: string;
+  kind: 'apply' | 'detect';
+  status: 'processing' | 'completed' | 'failed';
+  media_type: 'audio' | 'image' | 'video' | null;
+  filename: string | null;
+  source_url: string | null;
+  media_key: string | null;
+  /** The marked file (apply jobs). */
+  output_key: string | null;
+  /** {strength, custom_message} */
+  options: string;
+  metrics: string | null;
+  error_message: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  watermark_jobs: WatermarkJobsTable;
   image_hashes: ImageHashesTable;
   teams: TeamsTable;
   api_keys: ApiKeysTable;

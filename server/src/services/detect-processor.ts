@@ -1,11 +1,10 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AnalyserRegistry } from '../analysis/registry.js';
 import { AnalysisError, ASSET_PREFIX, type AnalysisOutput, type ArtifactSink, type DetectOptions } from '../analysis/types.js';
 import type { Config } from '../config.js';
-import { fetchToFile, FetchError, UrlRefusedError } from '../media/fetch-url.js';
+import { FetchError, UrlRefusedError } from '../media/fetch-url.js';
 import { MediaError, probeMedia } from '../media/probe.js';
 import type { JobHandler, JobQueue } from '../queue/job-queue.js';
 import type { BatchesRepository } from '../repositories/batches-repository.js';
@@ -15,7 +14,8 @@ import type { Metrics } from '../metrics.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { newId, nowIso } from '../util/ids.js';
 import type { DetectEvents } from './detect-events.js';
-import { detectPrefix, mediaKeyFor } from './detect-service.js';
+import { detectPrefix } from './detect-service.js';
+import type { MediaIntake } from './media-intake.js';
 
 /** A failure that is the media's or the caller's fault: the job fails at once, without retries. */
 function isTerminalInputError(error: unknown): boolean {
@@ -34,6 +34,7 @@ export class DetectProcessor {
       detects: DetectsRepository;
       batches: BatchesRepository;
       uploads: UploadsRepository;
+      intake: MediaIntake;
       blobs: BlobStore;
       queue: JobQueue;
       analysers: AnalyserRegistry;
@@ -100,19 +101,12 @@ export class DetectProcessor {
     let mediaKey = row.media_key;
     if (!mediaKey) {
       if (!row.source_url) throw new AnalysisError('The detect has no media to analyse');
-      const fetched = await fetchToFile(row.source_url, path.join(workDir, 'download'), {
-        maxBytes: this.deps.config.DISCERN_MAX_URL_FETCH_BYTES,
-        timeoutMs: this.deps.config.DISCERN_URL_FETCH_TIMEOUT_SECONDS * 1000,
-        allowHosts: this.deps.config.DISCERN_URL_ALLOW_HOSTS,
-        signal,
-      });
-      const name = row.filename && !row.zero_retention ? row.filename : fetched.filenameHint ?? 'media';
-      mediaKey = mediaKeyFor(row.team_id, row.id, name);
-      const bytes = await this.deps.blobs.put(mediaKey, createReadStream(fetched.path));
-      await rm(fetched.path, { force: true });
+      const name = row.filename && !row.zero_retention ? row.filename : null;
+      const fetched = await this.deps.intake.fetchIntoStore(row.source_url, detectPrefix(row.team_id, row.id), name, workDir, signal);
+      mediaKey = fetched.mediaKey;
       await this.deps.detects.update(row.id, {
         media_key: mediaKey,
-        media_bytes: bytes,
+        media_bytes: fetched.bytes,
         // Zero retention: once fetched, the caller's URL is not kept either.
         source_url: row.zero_retention ? null : row.source_url,
         updated_at: nowIso(),

@@ -1,20 +1,17 @@
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { DetectOptions } from '../analysis/types.js';
 import type { Config } from '../config.js';
-import { ApiError, badRequest, notFound } from '../errors.js';
-import { assertPublicUrl, UrlRefusedError } from '../media/fetch-url.js';
+import { ApiError, notFound } from '../errors.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { DetectRow, DetectsRepository } from '../repositories/detects-repository.js';
 import type { ImageHashesRepository } from '../repositories/image-hashes-repository.js';
 import type { Team } from '../repositories/teams-repository.js';
-import type { UploadsRepository } from '../repositories/uploads-repository.js';
 import type { DetectOptionsInputType } from '../schemas/detect.js';
-import { verifyUploadToken } from '../security/tokens.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { newId, nowIso } from '../util/ids.js';
 import type { DetectEvents } from './detect-events.js';
+import type { MediaIntake, MediaSource } from './media-intake.js';
 
 /** Extensions accepted for direct uploads (contract §2.1), lower-case with the dot. */
 export const MEDIA_EXTENSIONS = new Set([
@@ -36,10 +33,7 @@ export function guessMediaType(name: string | null): 'audio' | 'image' | 'video'
   return null;
 }
 
-export type MediaSource =
-  | { kind: 'upload'; tempPath: string; filename: string; bytes: number }
-  | { kind: 'url'; url: string }
-  | { kind: 'media_token'; token: string };
+export type { MediaSource } from './media-intake.js';
 
 export function resolveOptions(input: DetectOptionsInputType, defaults: { visualize: boolean }): DetectOptions {
   return {
@@ -56,11 +50,6 @@ export function resolveOptions(input: DetectOptionsInputType, defaults: { visual
     use_ood_detector: input.use_ood_detector ?? false,
     zero_retention_mode: input.zero_retention_mode ?? input.privacy_mode ?? false,
   };
-}
-
-export function mediaKeyFor(teamId: string, detectId: string, filename: string): string {
-  const ext = path.extname(filename).toLowerCase().replace(/[^.a-z0-9]/g, '').slice(0, 8);
-  return `teams/${teamId}/detects/${detectId}/media${ext}`;
 }
 
 export function detectPrefix(teamId: string, detectId: string): string {
@@ -86,31 +75,17 @@ export class DetectService {
     private readonly deps: {
       config: Config;
       detects: DetectsRepository;
-      uploads: UploadsRepository;
+      intake: MediaIntake;
       blobs: BlobStore;
       queue: JobQueue;
       events: DetectEvents;
       imageHashes: ImageHashesRepository;
-      secret: string;
       logger: Logger;
     },
   ) {}
 
-  /** Checks a caller-supplied URL before accepting the job, so refusals are immediate 400s. */
   async checkPublicUrl(url: string, field: string): Promise<void> {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw badRequest(`${field} must be a valid http(s) URL`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw badRequest(`${field} must be an http(s) URL`);
-    try {
-      await assertPublicUrl(parsed, { allowHosts: this.deps.config.DISCERN_URL_ALLOW_HOSTS });
-    } catch (error) {
-      if (error instanceof UrlRefusedError) throw badRequest(`${field} refused: ${error.message}`);
-      throw badRequest(`${field} could not be resolved: ${(error as Error).message}`);
-    }
+    return this.deps.intake.checkPublicUrl(url, field);
   }
 
   /** Validates the source and options, stores the media, writes the row and queues the analysis. */
@@ -120,34 +95,8 @@ export class DetectService {
     const now = nowIso();
     if (params.callbackUrl) await this.checkPublicUrl(params.callbackUrl, 'callback_url');
 
-    let filename: string | null = null;
-    let mediaKey: string | null = null;
-    let mediaBytes: number | null = null;
-    let sourceUrl: string | null = null;
-    let uploadId: string | null = null;
-
-    if (source.kind === 'url') {
-      await this.checkPublicUrl(source.url, 'url');
-      sourceUrl = source.url;
-      filename = path.basename(new URL(source.url).pathname) || null;
-    } else if (source.kind === 'media_token') {
-      const check = verifyUploadToken(source.token, this.deps.secret);
-      if (!check.ok) throw badRequest(check.reason);
-      if (check.claims.sub !== team.id) throw badRequest('media_token does not belong to this team');
-      const upload = await this.deps.uploads.findForTeam(team.id, check.claims.upl);
-      if (!upload || upload.deleted_at) throw badRequest('media_token refers to an upload that no longer exists; upload the file again');
-      filename = upload.filename;
-      mediaKey = mediaKeyFor(team.id, id, upload.filename);
-      await this.deps.blobs.copy(upload.blob_key, mediaKey);
-      mediaBytes = upload.size_bytes;
-      uploadId = upload.id;
-    } else {
-      filename = source.filename;
-      mediaKey = mediaKeyFor(team.id, id, source.filename);
-      const { createReadStream } = await import('node:fs');
-      mediaBytes = await this.deps.blobs.put(mediaKey, createReadStream(source.tempPath));
-      await rm(source.tempPath, { force: true });
-    }
+    const media = await this.deps.intake.accept(team, detectPrefix(team.id, id), source);
+    const filename = media.filename;
 
     const row: DetectRow = {
       id,
@@ -157,10 +106,10 @@ export class DetectService {
       media_type: guessMediaType(filename),
       filename: options.zero_retention_mode ? redactedFilename(filename) : filename,
       source_kind: source.kind,
-      source_url: sourceUrl,
-      upload_id: uploadId,
-      media_key: mediaKey,
-      media_bytes: mediaBytes,
+      source_url: media.sourceUrl,
+      upload_id: media.uploadId,
+      media_key: media.mediaKey,
+      media_bytes: media.mediaBytes,
       options: JSON.stringify(options),
       metrics: null,
       image_metrics: null,
