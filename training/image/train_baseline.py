@@ -26,6 +26,7 @@ random.seed(0); np.random.seed(0); torch.manual_seed(0)
 CACHE = os.environ.get("DISCERN_IMAGE_CACHE", "data/image-cache/extract")
 OUT = sys.argv[1] if len(sys.argv) > 1 else "models/image-synthetic"
 PATCH = 64
+EPOCHS = 12
 OPENCV = re.compile(r"^(HappyFish|aero[13]|aloe[LR]|apple|baboon|basketball[12]|board|box|box_in_scene|building|butterfly|fruits|graf[13]|home|left\d*|right\d*|leuven[AB]|messi5|orange|rubberwhale[12]|smarties|squirrel_cls|stuff|ela_original|chicky_512|cards)\.(jpg|png)$")
 
 
@@ -85,9 +86,9 @@ def reencode(arr):
 class AutoEncoder(nn.Module):
     def __init__(self):
         super().__init__()
-        self.enc = nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1), nn.SiLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.SiLU(), nn.Conv2d(64, 8, 3, 1, 1))
-        self.dec = nn.Sequential(nn.Conv2d(8, 64, 3, 1, 1), nn.SiLU(), nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(64, 32, 3, 1, 1), nn.SiLU(),
-                                 nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(32, 32, 3, 1, 1), nn.SiLU(), nn.Conv2d(32, 3, 3, 1, 1))
+        self.enc = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.SiLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.SiLU(), nn.Conv2d(32, 8, 3, 1, 1))
+        self.dec = nn.Sequential(nn.Conv2d(8, 32, 3, 1, 1), nn.SiLU(), nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(32, 16, 3, 1, 1), nn.SiLU(),
+                                 nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(16, 3, 3, 1, 1))
 
     def forward(self, x):
         return torch.sigmoid(self.dec(self.enc(x)))
@@ -98,10 +99,10 @@ class Detector(nn.Module):
     def __init__(self):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(3, 16, 3, 1, 1), nn.ReLU(), nn.Conv2d(16, 16, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 48, 3, 1, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
-        self.head = nn.Linear(48, 1)
+            nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU(), nn.Conv2d(8, 16, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(4),
+            nn.Conv2d(32, 32, 3, 1, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.head = nn.Linear(32, 1)
 
     def forward(self, x):
         return torch.sigmoid(self.head(self.body(x).flatten(1)))
@@ -114,15 +115,15 @@ def to_tensor(patches):
 t0 = time.time()
 train_imgs = [load(p) for p in train_files]
 calib_imgs = [load(p) for p in calib_files]
-train_real = [q for im in train_imgs for q in random_patches(im, 40, 128)]
-calib_real = [q for im in calib_imgs for q in random_patches(im, 60, 128)]
+train_real = [q for im in train_imgs for q in random_patches(im, 30, 96)]
+calib_real = [q for im in calib_imgs for q in random_patches(im, 50, 96)]
 print(f"patches: train {len(train_real)}, calibration {len(calib_real)} ({time.time() - t0:.0f}s)", flush=True)
 
 # 1. The local "generator": an autoencoder trained to reproduce training photos.
 ae = AutoEncoder()
 opt = torch.optim.Adam(ae.parameters(), 2e-3)
-for step in range(500):
-    batch = to_tensor([random.choice(train_real)[:PATCH * 2, :PATCH * 2] for _ in range(16)])
+for step in range(300):
+    batch = to_tensor([random.choice(train_real)[:PATCH, :PATCH] for _ in range(8)])
     loss = F.l1_loss(ae(batch), batch)
     opt.zero_grad(); loss.backward(); opt.step()
     if step % 100 == 0:
@@ -157,7 +158,7 @@ print(f"datasets ready ({time.time() - t0:.0f}s)", flush=True)
 det = Detector()
 opt = torch.optim.Adam(det.parameters(), 2e-3)
 n = len(xtr)
-for epoch in range(8):
+for epoch in range(EPOCHS):
     perm = torch.randperm(n)
     total = 0.0
     for i in range(0, n, 64):
@@ -205,7 +206,7 @@ manifest = {
     ],
     "licence": "Apache-2.0",
     "card": "docs/models/image-synthetic.md",
-    "training": {"script": "training/image/train_baseline.py", "seed": 0, "autoencoder_steps": 500, "detector_epochs": 8, "train_patches": len(train_real)},
+    "training": {"script": "training/image/train_baseline.py", "seed": 0, "autoencoder_steps": 300, "detector_epochs": EPOCHS, "train_patches": len(train_real)},
 }
 json.dump(manifest, open(os.path.join(OUT, "model.json"), "w"), indent=2)
 print(f"wrote {OUT} ({os.path.getsize(onnx_path)} bytes, {time.time() - t0:.0f}s)", flush=True)
