@@ -91,7 +91,7 @@ async function collect(): Promise<{ tuning: Photo[]; heldOut: Photo[]; renders: 
   return { tuning, heldOut, renders };
 }
 
-type Variant = 'as-is' | 'jpeg75' | 'resize50' | 'platform1080' | 'png' | 'jpeg95';
+type Variant = 'as-is' | 'jpeg75' | 'resize50' | 'platform1080' | 'png' | 'jpeg95' | 'webp80';
 async function variant(bytes: Buffer, v: Variant): Promise<Buffer> {
   const s = () => sharp(bytes, { limitInputPixels: 50_000_000, pages: 1 }).removeAlpha();
   switch (v) {
@@ -99,6 +99,7 @@ async function variant(bytes: Buffer, v: Variant): Promise<Buffer> {
     case 'jpeg75': return s().jpeg({ quality: 75 }).toBuffer();
     case 'jpeg95': return s().jpeg({ quality: 95 }).toBuffer();
     case 'png': return s().png({ compressionLevel: 1 }).toBuffer();
+    case 'webp80': return s().webp({ quality: 80 }).toBuffer();
     case 'resize50': {
       const m = await sharp(bytes).metadata();
       return s().resize(Math.max(1, Math.round((m.width ?? 2) / 2))).png({ compressionLevel: 1 }).toBuffer();
@@ -120,7 +121,7 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
   const feats: { off: number; lat: number; noise: number }[] = [];
   for (const p of tuning) {
-    for (const v of ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95'] as Variant[]) {
+    for (const v of ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95', 'webp80'] as Variant[]) {
       try {
         const d = await decodeImage(await variant(p.bytes, v));
         const f = computeForensicFeatures(d.data, d.width, d.height, 3);
@@ -138,7 +139,7 @@ async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
     };
     cal = {
       version: `tuning-${new Date().toISOString().slice(0, 10)}-q${q}`,
-      source: 'opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos; variants as-is, JPEG 75, JPEG 95, PNG, 50% resize, 1080 px + JPEG 85',
+      source: 'opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos; variants as-is, JPEG 75, JPEG 95, PNG, WebP 80, 50% resize, 1080 px + JPEG 85',
       photos: tuning.length, variants: feats.length, false_positive_rate: 0,
       offGridPeak: stat('off'), latticePeak: stat('lat'), noiseInconsistency: stat('noise'),
     };

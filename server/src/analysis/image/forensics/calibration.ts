@@ -19,11 +19,11 @@ export interface ForensicCalibration {
 
 export const FORENSIC_CALIBRATION: ForensicCalibration = {
   version: "tuning-2026-11-22-q0.999",
-  source: "opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos; variants as-is, JPEG 75, JPEG 95, PNG, 50% resize, 1080 px + JPEG 85",
+  source: "opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos; variants as-is, JPEG 75, JPEG 95, PNG, WebP 80, 50% resize, 1080 px + JPEG 85",
   photos: 90,
-  variants: 475,
-  false_positive_rate: 0.0084,
-  offGridPeak: { median: 3.4628, threshold: 6.3393 },
-  latticePeak: { median: 0.4264, threshold: 3.6592 },
-  noiseInconsistency: { median: 3.7506, threshold: 63.8354 },
+  variants: 563,
+  false_positive_rate: 0.0089,
+  offGridPeak: { median: 3.4636, threshold: 6.3393 },
+  latticePeak: { median: -1.4791, threshold: 2.9011 },
+  noiseInconsistency: { median: 3.7883, threshold: 63.8354 },
 };

@@ -7,8 +7,9 @@
  *    The 2-D power spectrum of |residual| (Hann-windowed tiles, averaged) then shows isolated
  *    peaks. Each frequency is compared with a ring of neighbours three bins away (median), so
  *    smooth spectral slopes and axis-aligned lines do not count as peaks. The JPEG 8×8 block grid
- *    makes peaks at multiples of n/8 too; those lattice frequencies are scored separately and the
- *    grid's own fundamental (n/8) is subtracted, so re-encoding alone does not look like resampling.
+ *    makes peaks at multiples of n/8 and the WebP/VP8 4×4 transform at multiples of n/4; those lattice
+ *    frequencies are scored separately: the 2× up-sampling peak (n/2) counts only by how far it rises
+ *    above the strongest coarser codec-grid peak, so re-encoding alone does not look like resampling.
  * 3. Consistency: a local noise level (median absolute residual) per 32×32 block; splices and
  *    locally generated regions often carry a different noise level than the rest of the image.
  *    The statistic is a robust spread of the log noise map over textured-comparable blocks.
@@ -21,9 +22,9 @@ import { powerSpectrum2d } from './fft.js';
 export interface ForensicFeatures {
   /** Strongest off-lattice spectral peak (log ratio to its ring). */
   offGridPeak: number;
-  /** Peak strength at the 2×/4× up-sampling lattice frequencies minus the JPEG grid fundamental. */
+  /** Peak strength at the 2× up-sampling frequency (n/2) minus the strongest codec-grid peak (n/8, n/4, 3n/8). */
   latticePeak: number;
-  /** JPEG-grid fundamental strength (n/8), reported for explanation. */
+  /** Strongest codec-grid peak (JPEG 8×8 / WebP 4×4 block grids), reported for explanation. */
   jpegGrid: number;
   /** Robust spread of the local noise-level map. */
   noiseInconsistency: number;
@@ -130,11 +131,13 @@ export function computeForensicFeatures(data: Uint8Array, width: number, height:
     if (r > offGridPeak) offGridPeak = r;
   }
   const at = (u: number, v: number) => peakRatio(logP, n, ((u % n) + n) % n, ((v % n) + n) % n);
-  const jpegGrid = Math.max((at(g, 0) + at(0, g)) / 2, (at(3 * g, 0) + at(0, 3 * g)) / 2);
-  const half = n / 2, quarter = n / 4;
-  const up2 = Math.max((at(half, 0) + at(0, half)) / 2, at(half, half));
-  const up4 = Math.max((at(quarter, 0) + at(0, quarter)) / 2, at(quarter, quarter));
-  const latticePeak = Math.max(up2, up4) - Math.max(0, jpegGrid);
+  // Block-transform codecs leave their own grid: JPEG 8×8 (n/8 and harmonics), WebP/VP8 4×4 (n/4, n/2).
+  // A 2× up-sampling trace must stand out at n/2 above every coarser codec-grid frequency.
+  const axis = (k: number) => (at(k, 0) + at(0, k)) / 2;
+  const jpegGrid = Math.max(axis(g), axis(2 * g), axis(3 * g));
+  const half = n / 2;
+  const up2 = Math.max(axis(half), at(half, half));
+  const latticePeak = up2 - Math.max(0, jpegGrid);
 
   // Local noise-level map.
   const blocksX = Math.floor(width / BLOCK), blocksY = Math.floor(height / BLOCK);
