@@ -69,7 +69,7 @@ describe('image analyser', () => {
       name: 'brightness-test', version: '0.0.1', task: 'image-synthetic', sha256,
       input: { name: 'pixels', shape: [1, 3, 32, 32], size: 32, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: 'NCHW' },
       output: { name: 'fake_probability', meaning: 'test only: sigmoid of 4 × mean brightness' },
-      threshold: 0.9, metrics: { false_positive_rate: 0.02 },
+      threshold: 0.9, metrics: { false_positive_rate: 0.02, false_negative_rate: 0.05 },
     };
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify(manifest));
     const models = new ModelRegistry([path.join(tmp, 'models')]);
@@ -85,6 +85,12 @@ describe('image analyser', () => {
     expect(dark.label).toBe('Real');
     expect(bright).toMatchObject({ model_version: 'brightness-test@0.0.1', threshold: 0.9, false_positive_rate: 0.02 });
     expect(child(bright)).toMatchObject({ model_version: 'brightness-test@0.0.1', threshold: 0.9, false_positive_rate: 0.02 });
+
+    // A model that misses many fakes may flag but never vouch: the dark image becomes Unknown.
+    writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...manifest, metrics: { false_positive_rate: 0.02, false_negative_rate: 0.6 } }));
+    const weak = (await createImageAnalyser({ models: new ModelRegistry([path.join(tmp, 'models')]) }).analyse(input(await solid(5)))).image_metrics as Metrics;
+    expect(weak.label).toBe('Unknown');
+    expect(weak.reason).toMatch(/miss rate/);
 
     // A model whose file does not match its sha256 is refused; the result says so instead of crashing.
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...manifest, sha256: '0'.repeat(64) }));

@@ -76,7 +76,7 @@ export async function analyseImageBytes(
   const fused = fuse({
     provenance: provenance.findings,
     forensic: forensic.features ? { score: forensic.score, threshold: forensic.threshold } : null,
-    learned: learned ? { score: learned.score, threshold: learned.threshold } : null,
+    learned: learned ? { score: learned.score, threshold: learned.threshold, falseNegativeRate: learned.falseNegativeRate } : null,
   });
 
   let heatmapRef: string | null = null;

@@ -17,6 +17,7 @@ export interface LearnedResult {
   finding: ImageFinding;
   score: number;
   threshold: number;
+  falseNegativeRate?: number;
 }
 
 async function prepareInput(model: LoadedModel, data: Uint8Array, width: number, height: number): Promise<Float32Array> {
@@ -81,6 +82,7 @@ export async function runLearnedDetector(models: ModelRegistry, data: Uint8Array
   return {
     score,
     threshold: prov.threshold,
+    falseNegativeRate: model.manifest.metrics.false_negative_rate,
     finding: {
       type: 'LearnedDetector',
       label: fake ? 'Fake' : 'Real',
