@@ -188,6 +188,7 @@ async function main() {
   const variants: Variant[] = ['as-is', 'jpeg75', 'resize50', 'platform1080'];
   const fp: Record<string, { n: number; fake: number; unknown: number; errors: number }> = {};
   const verdicts = new Map<string, Partial<Record<Variant, string>>>();
+  const firingCounts = new Map<string, number>();
   for (const v of [...variants, 'png', 'jpeg95'] as Variant[]) fp[v] = { n: 0, fake: 0, unknown: 0, errors: 0 };
   for (const p of heldOut) {
     const row: Partial<Record<Variant, string>> = {};
@@ -196,7 +197,11 @@ async function main() {
       try {
         const m = await analyse(await variant(p.bytes, v));
         row[v] = m.label as string;
-        if (m.label === 'Fake') fp[v].fake++;
+        if (m.label === 'Fake') {
+          fp[v].fake++;
+          const firing = (m.children as { type: string; label: string }[]).filter((c) => c.label === 'Fake').map((c) => c.type);
+          for (const t of firing) firingCounts.set(t, (firingCounts.get(t) ?? 0) + 1);
+        }
         if (m.label === 'Unknown') fp[v].unknown++;
       } catch (error) {
         fp[v].errors++;
@@ -210,23 +215,33 @@ async function main() {
     const r = fp[v];
     console.log(`  ${v.padEnd(13)} n=${r.n}  FPR ${pct(r.fake / r.n)}  (Unknown ${pct(r.unknown / r.n)}, errors ${r.errors})`);
   }
+  console.log(`  components behind the false positives (all variants): ${[...firingCounts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
   let flips = 0;
   for (const row of verdicts.values()) if (new Set([row.png, row.jpeg95, row.jpeg75]).size > 1) flips++;
   console.log(`\n== verdict flips between PNG, JPEG 95 and JPEG 75 versions (target ≤ 3%): ${flips}/${verdicts.size} = ${pct(flips / Math.max(1, verdicts.size))}`);
 
   // 2. Human-made renders (not AI, not photos): reported, not a target.
   let renderFake = 0;
+  const renderFiring: string[] = [];
   for (const p of renders) {
-    try { if ((await analyse(p.bytes)).label === 'Fake') renderFake++; } catch { /* counted as not Fake */ }
+    try {
+      const m = await analyse(p.bytes);
+      if (m.label === 'Fake') {
+        renderFake++;
+        renderFiring.push(...(m.children as { type: string; label: string }[]).filter((c) => c.label === 'Fake').map((c) => c.type));
+      }
+    } catch { /* counted as not Fake */ }
   }
-  console.log(`\n== human-made renders/illustrations labelled Fake: ${renderFake}/${renders.length} = ${pct(renderFake / Math.max(1, renders.length))}`);
+  console.log(`\n== human-made renders/illustrations labelled Fake: ${renderFake}/${renders.length} = ${pct(renderFake / Math.max(1, renders.length))} (firing: ${renderFiring.join(', ') || 'none'})`);
 
   // 3. Forensic sensitivity to local resampling (positive control made here: 2× bilinear up-scaling).
   let upFlag = 0, upN = 0;
   for (const p of heldOut.slice(0, QUICK ? 8 : 24)) {
     const m0 = await sharp(p.bytes).metadata();
     const w = Math.min(600, Math.round((m0.width ?? 600) / 2));
-    const up = await sharp(p.bytes).removeAlpha().resize(w).resize(w * 2, undefined, { kernel: 'linear' as never }).png({ compressionLevel: 1 }).toBuffer();
+    // Two pipelines: sharp applies only the last resize of one pipeline.
+    const small = await sharp(p.bytes).removeAlpha().resize(w).png({ compressionLevel: 1 }).toBuffer();
+    const up = await sharp(small).resize(w * 2, undefined, { kernel: 'linear' as never }).png({ compressionLevel: 1 }).toBuffer();
     const m = await analyse(up, new ModelRegistry([]));
     upN++;
     if ((m.ifl as { score: number }).score >= 0.5) upFlag++;
