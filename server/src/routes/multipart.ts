@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { badRequest } from '../errors.js';
+import { ApiError, badRequest } from '../errors.js';
 import { newId } from '../util/ids.js';
 
 export interface ReceivedFile {
@@ -34,6 +34,16 @@ export async function receiveMultipart(request: FastifyRequest, limits: Multipar
   let total = 0;
   await mkdir(limits.tmpDir, { recursive: true });
   const cleanup = async () => Promise.all(files.map((f) => rm(f.tempPath, { force: true })));
+  // A body that ends inside a file part (no closing boundary) leaves that part's stream open
+  // forever in the parser; once the request has ended, such a stream is cut off.
+  let openFile: NodeJS.ReadableStream & { destroy(error?: Error): void } | null = null;
+  let cutOff: NodeJS.Timeout | null = null;
+  const onRequestEnd = () => {
+    cutOff = setTimeout(() => openFile?.destroy(new Error('the body ended inside a file part (no closing boundary)')), 2000);
+  };
+  // With async hooks before the handler, the whole body may already be in when we get here.
+  if (request.raw.complete) onRequestEnd();
+  else request.raw.once('end', onRequestEnd);
   try {
     const parts = request.parts({ limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles + 1, fields: 100, fieldSize: 64 * 1024 } });
     for await (const part of parts) {
@@ -59,7 +69,10 @@ export async function receiveMultipart(request: FastifyRequest, limits: Multipar
           callback(null, chunk);
         },
       });
+      // Destroying our own stage (not the parser's file stream) is what reliably ends the pipeline.
+      openFile = counter;
       await pipeline(part.file, counter, createWriteStream(tempPath));
+      openFile = null;
       if (part.file.truncated) throw badRequest(limits.tooLargeMessage);
     }
   } catch (error) {
@@ -67,7 +80,14 @@ export async function receiveMultipart(request: FastifyRequest, limits: Multipar
     if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw badRequest(limits.tooLargeMessage);
     if ((error as { code?: string }).code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') throw badRequest('Expected multipart/form-data');
     if ((error as { code?: string }).code === 'FST_FILES_LIMIT') throw badRequest(`Too many files: at most ${limits.maxFiles} are accepted`);
+    if (error instanceof ApiError) throw error;
+    // Anything else the parser throws (no boundary, truncated body, bad headers) is the
+    // caller's malformed request. Local I/O failures carry a syscall and stay server errors.
+    if (!(error as NodeJS.ErrnoException).syscall) throw badRequest(`Malformed multipart body: ${(error as Error).message}`);
     throw error;
+  } finally {
+    if (cutOff) clearTimeout(cutOff);
+    request.raw.off('end', onRequestEnd);
   }
   return { fields, files, cleanup };
 }
