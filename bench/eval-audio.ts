@@ -1,0 +1,379 @@
+/**
+ * `npm run eval:audio` — evaluates the installed audio-deepfake model through the real analyser
+ * (ffmpeg decode, Silero VAD, chunking, ONNX) on the held-out validation split.
+ *
+ * Build the split first (not committed; ~30 min on 2 cores):
+ *   sh training/audio/fetch_sources.sh
+ *   /usr/bin/python3 training/audio/build_dataset.py --scale 0.6 --max-per-group 100
+ * That writes training/data/audio/val.csv + val/*.wav (override with DISCERN_AUDIO_EVAL_DIR).
+ *
+ * Flags:
+ *   --per-class N     files per class for the clean condition (default all)
+ *   --attack-per-class N   files per class for each channel attack (default 150)
+ *   --calibrate       write threshold (EER point of the clean condition) and error rates into
+ *                     models/audio-deepfake/model.json
+ *   --skip-long       skip the 60-minute memory/speed run
+ *   --json FILE       also write every figure as JSON
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelRegistry, shippedModelsDir } from '../server/src/inference/model-registry.js';
+import { probeMedia } from '../server/src/media/probe.js';
+import { createAudioDeepfakeAnalyser } from '../server/src/analysis/audio/index.js';
+import type { AnalysisInput, DetectOptions } from '../server/src/analysis/types.js';
+import { equalErrorRate, rates, rocAuc, tprAtFpr, type Scored } from './lib/audio-metrics.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(name);
+const value = (name: string, def: string | null = null) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1]! : def;
+};
+
+const modelDirs = [process.env.DISCERN_MODELS_DIR ?? '', shippedModelsDir()].filter(Boolean);
+const registry = new ModelRegistry(modelDirs);
+const analyser = createAudioDeepfakeAnalyser({ models: registry });
+const artifacts = { save: async (name: string) => `asset://eval/${name}` };
+
+const options: DetectOptions = {
+  visualize: false,
+  frame_length: 2,
+  intelligence: false,
+  audio_source_tracing: false,
+  use_reverse_search: false,
+  use_ood_detector: true,
+  zero_retention_mode: false,
+};
+
+async function analyseFile(file: string, over: Partial<DetectOptions> = {}) {
+  const probe = await probeMedia(file, { verifyDecode: false });
+  const input: AnalysisInput = {
+    detectId: path.basename(file),
+    teamId: 'eval',
+    mediaPath: file,
+    mediaType: probe.mediaType,
+    probe,
+    options: { ...options, ...over },
+    artifacts,
+  };
+  return (await analyser.analyse(input)).metrics!;
+}
+
+function ff(args: string[]): void {
+  execFileSync('ffmpeg', ['-v', 'error', '-nostdin', '-y', ...args]);
+}
+
+/** 16-bit mono WAV helpers for the additive-noise attack (the val files are written that way). */
+function readWav16(file: string): { rate: number; samples: Float32Array } {
+  const buf = readFileSync(file);
+  let off = 12;
+  let rate = 16000;
+  while (off + 8 <= buf.length) {
+    const id = buf.toString('ascii', off, off + 4);
+    const size = buf.readUInt32LE(off + 4);
+    if (id === 'fmt ') rate = buf.readUInt32LE(off + 12);
+    if (id === 'data') {
+      const n = Math.floor(Math.min(size, buf.length - off - 8) / 2);
+      const s = new Float32Array(n);
+      for (let i = 0; i < n; i++) s[i] = buf.readInt16LE(off + 8 + 2 * i) / 32768;
+      return { rate, samples: s };
+    }
+    off += 8 + size + (size % 2);
+  }
+  throw new Error(`no data chunk in ${file}`);
+}
+
+function writeWav16(file: string, rate: number, samples: Float32Array): void {
+  const buf = Buffer.alloc(44 + samples.length * 2);
+  buf.write('RIFF', 0);
+  buf.writeUInt32LE(36 + samples.length * 2, 4);
+  buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36);
+  buf.writeUInt32LE(samples.length * 2, 40);
+  for (let i = 0; i < samples.length; i++) {
+    buf.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i]! * 32767))), 44 + 2 * i);
+  }
+  writeFileSync(file, buf);
+}
+
+let seed = 12345;
+function gauss(): number {
+  // Deterministic Box–Muller so repeated runs attack identically.
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  const u = (seed + 1) / 0x80000001;
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  const v = (seed + 1) / 0x80000001;
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+type Attack = { name: string; make: (src: string, dir: string) => string };
+const ATTACKS: Attack[] = [
+  { name: 'mp3 64 kbps', make: (s, d) => { const o = path.join(d, 'a.mp3'); ff(['-i', s, '-c:a', 'libmp3lame', '-b:a', '64k', o]); return o; } },
+  { name: 'opus 16 kbps', make: (s, d) => { const o = path.join(d, 'a.ogg'); ff(['-i', s, '-c:a', 'libopus', '-b:a', '16k', o]); return o; } },
+  {
+    name: 'gsm 8 kHz telephone band',
+    make: (s, d) => {
+      const o = path.join(d, 'a.wav');
+      ff(['-i', s, '-af', 'highpass=f=300,lowpass=f=3400', '-ar', '8000', '-ac', '1', '-c:a', 'libgsm_ms', o]);
+      return o;
+    },
+  },
+  {
+    name: 'noise +10 dB SNR',
+    make: (s, d) => {
+      const { rate, samples } = readWav16(s);
+      let p = 0;
+      for (const x of samples) p += x * x;
+      const sigma = Math.sqrt(p / samples.length / 10);
+      const out = new Float32Array(samples.length);
+      for (let i = 0; i < out.length; i++) out[i] = samples[i]! + sigma * gauss();
+      const o = path.join(d, 'a.wav');
+      writeWav16(o, rate, out);
+      return o;
+    },
+  },
+  ...[8000, 22050, 44100, 48000].map((rate) => ({
+    name: `resample via ${rate / 1000} kHz`,
+    make: (s: string, d: string) => { const o = path.join(d, 'a.wav'); ff(['-i', s, '-af', `aresample=${rate}`, '-ar', String(rate), o]); return o; },
+  })),
+  {
+    name: 'silence removed',
+    make: (s, d) => {
+      const o = path.join(d, 'a.wav');
+      const rm = 'silenceremove=start_periods=1:start_threshold=-45dB:stop_periods=-1:stop_duration=0.15:stop_threshold=-45dB';
+      ff(['-i', s, '-af', `${rm},areverse,${rm},areverse`, o]);
+      return o;
+    },
+  },
+];
+
+interface Row { file: string; label: 0 | 1; group: string; chain: string }
+
+function loadRows(dir: string): Row[] {
+  const csv = readFileSync(path.join(dir, 'val.csv'), 'utf8').trim().split('\n').slice(1);
+  return csv.map((line) => {
+    const [file, label, group, chain] = line.split(',');
+    return { file: path.join(dir, file!), label: Number(label) as 0 | 1, group: group!, chain: chain! };
+  });
+}
+
+/** Deterministic balanced subset: every k-th file of each class so all groups stay represented. */
+function subset(rows: Row[], perClass: number | null): Row[] {
+  if (perClass == null) return rows;
+  const out: Row[] = [];
+  for (const label of [0, 1] as const) {
+    const cls = rows.filter((r) => r.label === label);
+    const step = Math.max(1, cls.length / perClass);
+    for (let i = 0; i < cls.length && out.filter((r) => r.label === label).length < perClass; i += step) out.push(cls[Math.floor(i)]!);
+  }
+  return out;
+}
+
+interface Outcome { row: Row; score: number | null; ood: number | null; uncertain: boolean }
+
+async function runCondition(rows: Row[], attack: Attack | null, concurrency = 2): Promise<Outcome[]> {
+  const out: Outcome[] = new Array(rows.length);
+  let next = 0;
+  const worker = async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'eval-audio-'));
+    try {
+      while (next < rows.length) {
+        const i = next++;
+        const row = rows[i]!;
+        const file = attack ? attack.make(row.file, dir) : row.file;
+        const m = await analyseFile(file);
+        const agg = Number(m.aggregated_score);
+        out[i] = {
+          row,
+          score: m.label === 'unknown' ? null : agg,
+          ood: m.ood_score != null ? Number(m.ood_score) : null,
+          uncertain: m.uncertain === true,
+        };
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return out;
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
+
+function summarise(outcomes: Outcome[]) {
+  const scored: Scored[] = outcomes.filter((o) => o.score !== null).map((o) => ({ score: o.score!, label: o.row.label }));
+  const unknownReal = outcomes.filter((o) => o.score === null && o.row.label === 0).length;
+  const unknownFake = outcomes.filter((o) => o.score === null && o.row.label === 1).length;
+  const { eer, threshold } = equalErrorRate(scored);
+  return {
+    n: outcomes.length,
+    eer,
+    eerThreshold: threshold,
+    auc: rocAuc(scored),
+    tpr1: tprAtFpr(scored, 0.01),
+    unknownReal,
+    unknownFake,
+    uncertain: outcomes.filter((o) => o.uncertain).length / Math.max(1, outcomes.length),
+  };
+}
+
+async function timing10s(valRows: Row[], dir: string) {
+  // A 10 s clip made of held-out validation speech (real + synthetic).
+  const clip = path.join(dir, 'clip10.wav');
+  const parts = valRows.filter((_, i) => i % 97 === 0).slice(0, 3).map((r) => r.file);
+  ff([...parts.flatMap((p) => ['-i', p]), '-filter_complex', `concat=n=${parts.length}:v=0:a=1`, '-t', '10', clip]);
+  await analyseFile(clip); // warm-up: sessions load once per process
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await analyseFile(clip, { use_ood_detector: false });
+    walls.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1000);
+  }
+  walls.sort((a, b) => a - b);
+  cpus.sort((a, b) => a - b);
+  return { wallMs: walls[2]!, nodeCpuMs: cpus[2]! };
+}
+
+async function longRun(valRows: Row[], dir: string) {
+  const long = path.join(dir, 'long60.wav');
+  const parts = valRows.filter((_, i) => i % 53 === 0).slice(0, 12).map((r) => r.file);
+  const list = path.join(dir, 'list.txt');
+  writeFileSync(list, parts.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n'));
+  ff(['-f', 'concat', '-safe', '0', '-stream_loop', '-1', '-i', list, '-t', '3600', '-ac', '1', '-ar', '16000', long]);
+  const script = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [script, '--long-worker', long], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (out += d));
+  await new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`long worker exit ${code}`)))));
+  return JSON.parse(out.trim().split('\n').pop()!) as { wallS: number; nodeCpuS: number; maxRssMb: number; chunks: number; speechChunks: number };
+}
+
+async function longWorker(file: string) {
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  const m = await analyseFile(file, { use_ood_detector: false });
+  const c = process.cpuUsage(c0);
+  const r = process.resourceUsage();
+  process.stdout.write(JSON.stringify({
+    wallS: Number(process.hrtime.bigint() - t0) / 1e9,
+    nodeCpuS: (c.user + c.system) / 1e6,
+    maxRssMb: r.maxRSS / 1024,
+    chunks: (m.score as string[]).length,
+    speechChunks: m.speech_chunks,
+  }) + '\n');
+}
+
+async function main() {
+  if (flag('--long-worker')) return longWorker(value('--long-worker')!);
+  const dataDir = process.env.DISCERN_AUDIO_EVAL_DIR ?? path.resolve('training/data/audio');
+  if (!existsSync(path.join(dataDir, 'val.csv'))) {
+    console.error(`no validation split at ${dataDir}: build it with training/audio/fetch_sources.sh and training/audio/build_dataset.py`);
+    process.exit(2);
+  }
+  const found = registry.findByTask('audio-deepfake');
+  if (!found) throw new Error('no audio-deepfake model installed');
+  const manifest = found.manifest;
+  const all = loadRows(dataDir);
+  const perClass = value('--per-class') ? Number(value('--per-class')) : null;
+  const attackPerClass = Number(value('--attack-per-class', '150'));
+  const clean = subset(all, perClass);
+  const results: Record<string, unknown> = { model: `${manifest.name}@${manifest.version}`, data: dataDir };
+
+  console.log(`model ${manifest.name}@${manifest.version} (${found.directory}), threshold ${manifest.threshold}`);
+  console.log(`validation split: ${clean.length} files (${clean.filter((r) => r.label === 0).length} real, ${clean.filter((r) => r.label === 1).length} synthetic), 4 s each, frame_length 2`);
+
+  const t0 = Date.now();
+  const cleanOut = await runCondition(clean, null);
+  const base = summarise(cleanOut);
+  const threshold = flag('--calibrate') ? base.eerThreshold : manifest.threshold;
+  const scoredClean = cleanOut.filter((o) => o.score !== null).map((o) => ({ score: o.score!, label: o.row.label }));
+  const atThr = rates(scoredClean, threshold);
+  console.log(`\nclean (held-out speakers and engines), ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`  EER ${pct(base.eer)}  ROC AUC ${base.auc.toFixed(4)}  TPR@1%FPR ${pct(base.tpr1)}`);
+  console.log(`  at threshold ${threshold.toFixed(4)}: FPR ${pct(atThr.fpr)}  FNR ${pct(atThr.fnr)}`);
+  console.log(`  no speech found (unknown): ${base.unknownReal} real, ${base.unknownFake} synthetic; OOD-uncertain ${pct(base.uncertain)}`);
+  results.clean = { ...base, threshold, ...atThr };
+
+  console.log('\n  per group (synthetic: share caught at threshold; real: share wrongly flagged):');
+  const groups = [...new Set(cleanOut.map((o) => o.row.group))].sort();
+  const perGroup: Record<string, unknown> = {};
+  for (const g of groups) {
+    const os_ = cleanOut.filter((o) => o.row.group === g && o.score !== null);
+    if (!os_.length) continue;
+    const label = os_[0]!.row.label;
+    const flagged = os_.filter((o) => o.score! >= threshold).length / os_.length;
+    const realScores = scoredClean.filter((s) => s.label === 0);
+    const groupEer = label === 1 ? equalErrorRate([...realScores, ...os_.map((o) => ({ score: o.score!, label: 1 as const }))]).eer : NaN;
+    perGroup[g] = { n: os_.length, label, flagged, eerVsAllReal: groupEer };
+    console.log(`    ${g.padEnd(36)} ${label ? 'synthetic' : 'real     '} n=${String(os_.length).padStart(4)}  ${label ? 'caught' : 'flagged'} ${pct(flagged).padStart(7)}${label ? `  EER vs all real ${pct(groupEer)}` : ''}`);
+  }
+  results.groups = perGroup;
+
+  const attackRows = subset(all, attackPerClass);
+  const baseAttack = perClass === attackPerClass ? base : summarise(await runCondition(attackRows, null));
+  console.log(`\nchannel attacks (${attackRows.length} files; reference EER on the same files ${pct(baseAttack.eer)})`);
+  console.log(`  ${'condition'.padEnd(26)} ${'EER'.padStart(8)} ${'x clean'.padStart(8)} ${'AUC'.padStart(7)} ${'TPR@1%'.padStart(8)} unknown(real/syn) OOD-uncertain`);
+  const attackResults: Record<string, unknown> = { reference: baseAttack };
+  for (const attack of ATTACKS) {
+    const s = summarise(await runCondition(attackRows, attack));
+    attackResults[attack.name] = s;
+    console.log(`  ${attack.name.padEnd(26)} ${pct(s.eer).padStart(8)} ${(s.eer / baseAttack.eer).toFixed(2).padStart(8)} ${s.auc.toFixed(4).padStart(7)} ${pct(s.tpr1).padStart(8)} ${`${s.unknownReal}/${s.unknownFake}`.padStart(17)} ${pct(s.uncertain).padStart(8)}`);
+  }
+  results.attacks = attackResults;
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'eval-audio-perf-'));
+  try {
+    const t = await timing10s(all, dir);
+    console.log(`\nspeed, 10 s clip (median of 5, 1 ONNX thread): wall ${t.wallMs.toFixed(0)} ms, node CPU ${t.nodeCpuMs.toFixed(0)} ms (ffmpeg decode runs in its own process, included in wall), real-time factor per core ${(t.nodeCpuMs / 10_000).toFixed(4)}`);
+    results.clip10s = t;
+    if (!flag('--skip-long')) {
+      const l = await longRun(all, dir);
+      console.log(`60-minute recording: wall ${l.wallS.toFixed(1)} s, node CPU ${l.nodeCpuS.toFixed(1)} s (RTF per core ${(l.nodeCpuS / 3600).toFixed(4)}), peak worker RSS ${l.maxRssMb.toFixed(0)} MB, ${l.chunks} chunks (${l.speechChunks} with speech)`);
+      results.long60min = l;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const size = readFileSync(path.join(found.directory, manifest.file)).length;
+  console.log(`model file ${(size / 1e6).toFixed(2)} MB`);
+  results.modelBytes = size;
+
+  if (flag('--calibrate')) {
+    const file = path.join(found.directory, 'model.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    json.threshold = Number(threshold.toFixed(6));
+    json.metrics = {
+      eer: Number(base.eer.toFixed(4)),
+      false_positive_rate: Number(atThr.fpr.toFixed(4)),
+      false_negative_rate: Number(atThr.fnr.toFixed(4)),
+      roc_auc: Number(base.auc.toFixed(4)),
+      tpr_at_1pct_fpr: Number(base.tpr1.toFixed(4)),
+      files: base.n,
+      measured_by: 'npm run eval:audio -- --calibrate (analyser pipeline with VAD, frame_length 2, 4 s files)',
+    };
+    writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
+    console.log(`\ncalibrated: wrote threshold ${json.threshold} and error rates into ${file}`);
+  }
+  const jsonOut = value('--json');
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
