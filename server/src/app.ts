@@ -9,9 +9,10 @@ import { detectRoutes } from './routes/detect-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
 import { reverseSearchRoutes } from './routes/reverse-search-routes.js';
 import { uploadRoutes } from './routes/upload-routes.js';
+import { watermarkRoutes } from './routes/watermark-routes.js';
 
 /** Route groups that need an API key, mounted under each API prefix. */
-const authenticatedRoutes = [detectRoutes, batchRoutes, uploadRoutes, reverseSearchRoutes];
+const authenticatedRoutes = [detectRoutes, batchRoutes, uploadRoutes, reverseSearchRoutes, watermarkRoutes];
 
 /**
  * The Fastify instance with every route. It never listens: `main.ts` does, tests call

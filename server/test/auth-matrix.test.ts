@@ -21,9 +21,15 @@ const routes: { method: string; path: string; body?: () => Promise<{ form?: Form
   { method: 'POST', path: '/detect/batch', body: async () => ({ form: await fileForm('files[]', wav, 'a.wav') }) },
   { method: 'GET', path: '/detect/batch/:batch' },
   { method: 'POST', path: '/secure_uploads', body: async () => ({ form: await fileForm('file', wav, 'a.wav') }) },
+  { method: 'POST', path: '/watermark/apply', body: async () => ({ form: await fileForm('file', wav, 'a.wav') }) },
+  { method: 'GET', path: '/watermark/apply/:wmApply/result' },
+  { method: 'POST', path: '/watermark/detect', body: async () => ({ form: await fileForm('file', wav, 'a.wav') }) },
+  { method: 'GET', path: '/watermark/detect/:wmDetect/result' },
 ];
 
-const fill = (p: string) => p.replace(':detect', ownDetect).replace(':batch', ownBatch);
+let ownApply: string;
+let ownWmDetect: string;
+const fill = (p: string) => p.replace(':detect', ownDetect).replace(':batch', ownBatch).replace(':wmApply', ownApply).replace(':wmDetect', ownWmDetect);
 
 beforeAll(async () => {
   server = await startTestServer({ DISCERN_WORKERS: '0' });
@@ -31,6 +37,8 @@ beforeAll(async () => {
   wav = await makeWav(path.join(dir, 'a.wav'));
   ownDetect = (await api(server, 'POST', '/api/v2/detect', { form: await fileForm('file', wav, 'a.wav') })).json.item.uuid;
   ownBatch = (await api(server, 'POST', '/api/v2/detect/batch', { form: await fileForm('files[]', wav, 'a.wav') })).json.item.uuid;
+  ownApply = (await api(server, 'POST', '/api/v2/watermark/apply', { form: await fileForm('file', wav, 'a.wav') })).json.item.uuid;
+  ownWmDetect = (await api(server, 'POST', '/api/v2/watermark/detect', { form: await fileForm('file', wav, 'a.wav') })).json.item.uuid;
   otherKey = await server.createKey('other-team');
 });
 
@@ -70,7 +78,7 @@ describe('auth matrix', () => {
 
   it("another team's ids are 404, exactly as unknown ids", async () => {
     const other = { url: server.url, key: otherKey };
-    for (const [method, p] of [['GET', `/detect/${ownDetect}`], ['DELETE', `/detect/${ownDetect}`], ['GET', `/detect/batch/${ownBatch}`]] as const) {
+    for (const [method, p] of [['GET', `/detect/${ownDetect}`], ['DELETE', `/detect/${ownDetect}`], ['GET', `/detect/batch/${ownBatch}`], ['GET', `/watermark/apply/${ownApply}/result`], ['GET', `/watermark/detect/${ownWmDetect}/result`]] as const) {
       const res = await api(other, method, `/api/v2${p}`);
       expect(res.status, `${method} ${p}`).toBe(404);
       expect(res.json.success).toBe(false);

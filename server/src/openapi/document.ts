@@ -97,6 +97,37 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             items: { type: 'array', items: ref('Detect') },
           },
         },
+        WatermarkRequest: {
+          type: 'object',
+          properties: {
+            url: { type: 'string', format: 'uri' },
+            media_token: { type: 'string' },
+            strength: { type: 'number', minimum: 0, maximum: 1, default: 0.2 },
+            custom_message: { type: 'string', default: 'resembleai' },
+          },
+        },
+        WatermarkEnvelope: {
+          type: 'object',
+          properties: {
+            success: { type: 'boolean' },
+            error: { type: 'string', description: '"File must be valid media format" when the media cannot be read' },
+            item: {
+              type: 'object',
+              properties: {
+                uuid: { type: 'string' },
+                status: { type: 'string', enum: ['processing', 'completed', 'failed'] },
+                media_type: { type: ['string', 'null'] },
+                source_media_url: { type: ['string', 'null'] },
+                metrics: { type: ['object', 'null'], properties: { has_watermark: { type: 'boolean' }, confidence: { type: 'number' }, payload_hex: { type: ['string', 'null'] } } },
+                watermarked_media: { type: ['string', 'null'] },
+                watermarked_audio: { type: ['string', 'null'] },
+                error_message: { type: ['string', 'null'] },
+                created_at: { type: 'string' },
+                updated_at: { type: 'string' },
+              },
+            },
+          },
+        },
         Batch: {
           type: 'object',
           properties: {
@@ -172,6 +203,40 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             ...standardErrors,
           },
         },
+      },
+      '/watermark/apply': {
+        post: {
+          summary: 'Mark audio, an image or a video (strength 0–1, custom_message); answers the job, or with Prefer: wait the finished item',
+          parameters: [preferWait],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref('WatermarkRequest') },
+              'multipart/form-data': { schema: { allOf: [ref('WatermarkRequest'), { type: 'object', properties: { file: { type: 'string', format: 'binary' } } }] } },
+            },
+          },
+          responses: { '200': { description: 'The watermark job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors },
+        },
+      },
+      '/watermark/apply/{uuid}/result': {
+        get: { summary: 'Result of an apply job (watermarked_media is a signed URL once completed)', parameters: [uuidParam], responses: { '200': { description: 'The job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors } },
+      },
+      '/watermark/detect': {
+        post: {
+          summary: 'Look for a discern watermark; with custom_message, the mark must also carry that message',
+          parameters: [preferWait],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref('WatermarkRequest') },
+              'multipart/form-data': { schema: { allOf: [ref('WatermarkRequest'), { type: 'object', properties: { file: { type: 'string', format: 'binary' } } }] } },
+            },
+          },
+          responses: { '200': { description: 'The watermark job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors },
+        },
+      },
+      '/watermark/detect/{uuid}/result': {
+        get: { summary: 'Result of a detect job: metrics.has_watermark, metrics.confidence, decoded payload', parameters: [uuidParam], responses: { '200': { description: 'The job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors } },
       },
       '/reverse_search/images': {
         post: {
