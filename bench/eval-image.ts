@@ -189,6 +189,7 @@ async function main() {
   const fp: Record<string, { n: number; fake: number; unknown: number; errors: number }> = {};
   const verdicts = new Map<string, Partial<Record<Variant, string>>>();
   const firingCounts = new Map<string, number>();
+  const fpNames = new Set<string>();
   for (const v of [...variants, 'png', 'jpeg95'] as Variant[]) fp[v] = { n: 0, fake: 0, unknown: 0, errors: 0 };
   for (const p of heldOut) {
     const row: Partial<Record<Variant, string>> = {};
@@ -201,6 +202,7 @@ async function main() {
           fp[v].fake++;
           const firing = (m.children as { type: string; label: string }[]).filter((c) => c.label === 'Fake').map((c) => c.type);
           for (const t of firing) firingCounts.set(t, (firingCounts.get(t) ?? 0) + 1);
+          fpNames.add(`${p.source}/${p.name}`);
         }
         if (m.label === 'Unknown') fp[v].unknown++;
       } catch (error) {
@@ -215,7 +217,7 @@ async function main() {
     const r = fp[v];
     console.log(`  ${v.padEnd(13)} n=${r.n}  FPR ${pct(r.fake / r.n)}  (Unknown ${pct(r.unknown / r.n)}, errors ${r.errors})`);
   }
-  console.log(`  components behind the false positives (all variants): ${[...firingCounts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
+  console.log(`  components behind the false positives (all variants): ${[...firingCounts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}; images: ${[...fpNames].join(', ') || 'none'}`);
   let flips = 0;
   for (const row of verdicts.values()) if (new Set([row.png, row.jpeg95, row.jpeg75]).size > 1) flips++;
   console.log(`\n== verdict flips between PNG, JPEG 95 and JPEG 75 versions (target ≤ 3%): ${flips}/${verdicts.size} = ${pct(flips / Math.max(1, verdicts.size))}`);
