@@ -24,6 +24,21 @@ const preferWait = {
   description: 'Block until the job is terminal (bounded by DISCERN_WAIT_TIMEOUT_SECONDS), then answer the current item.',
 };
 
+function watermarkPost(summary: string) {
+  return {
+    summary,
+    parameters: [preferWait],
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': { schema: ref('WatermarkRequest') },
+        'multipart/form-data': { schema: { allOf: [ref('WatermarkRequest'), { type: 'object', properties: { file: { type: 'string', format: 'binary' } } }] } },
+      },
+    },
+    responses: { '200': { description: 'The watermark job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors },
+  };
+}
+
 export function buildOpenApiDocument(): Record<string, unknown> {
   const detectRequest = z.toJSONSchema(DetectOptionsInput, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete detectRequest.$schema;
@@ -204,37 +219,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
-      '/watermark/apply': {
-        post: {
-          summary: 'Mark audio, an image or a video (strength 0–1, custom_message); answers the job, or with Prefer: wait the finished item',
-          parameters: [preferWait],
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': { schema: ref('WatermarkRequest') },
-              'multipart/form-data': { schema: { allOf: [ref('WatermarkRequest'), { type: 'object', properties: { file: { type: 'string', format: 'binary' } } }] } },
-            },
-          },
-          responses: { '200': { description: 'The watermark job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors },
-        },
-      },
+      '/watermark/apply': { post: watermarkPost('Mark audio, an image or a video (strength 0–1, custom_message); answers the job, or with Prefer: wait the finished item') },
       '/watermark/apply/{uuid}/result': {
         get: { summary: 'Result of an apply job (watermarked_media is a signed URL once completed)', parameters: [uuidParam], responses: { '200': { description: 'The job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors } },
       },
-      '/watermark/detect': {
-        post: {
-          summary: 'Look for a discern watermark; with custom_message, the mark must also carry that message',
-          parameters: [preferWait],
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': { schema: ref('WatermarkRequest') },
-              'multipart/form-data': { schema: { allOf: [ref('WatermarkRequest'), { type: 'object', properties: { file: { type: 'string', format: 'binary' } } }] } },
-            },
-          },
-          responses: { '200': { description: 'The watermark job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors },
-        },
-      },
+      '/watermark/detect': { post: watermarkPost('Look for a discern watermark; with custom_message, the mark must also carry that message') },
       '/watermark/detect/{uuid}/result': {
         get: { summary: 'Result of a detect job: metrics.has_watermark, metrics.confidence, decoded payload', parameters: [uuidParam], responses: { '200': { description: 'The job', content: json(ref('WatermarkEnvelope')) }, ...standardErrors } },
       },

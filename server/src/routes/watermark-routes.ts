@@ -1,15 +1,12 @@
-import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { describeZodError } from '../schemas/detect.js';
-import { MEDIA_EXTENSIONS } from '../services/detect-service.js';
-import type { MediaSource } from '../services/media-intake.js';
 import { INVALID_MEDIA, type WatermarkKind } from '../services/watermark-service.js';
 import { teamOf } from './auth.js';
 import { wantsWait } from './detect-routes.js';
-import { receiveMultipart } from './multipart.js';
+import { readMediaRequest } from './media-request.js';
 
 const WatermarkInput = z
   .object({
@@ -26,34 +23,10 @@ export async function watermarkRoutes(app: FastifyInstance, ctx: AppContext): Pr
 
   const create = (kind: WatermarkKind) => async (request: FastifyRequest, reply: FastifyReply) => {
     const team = teamOf(request);
-    let fields: Record<string, unknown>;
-    let source: MediaSource;
-    if (request.isMultipart()) {
-      const received = await receiveMultipart(request, {
-        tmpDir: config.tmpDir,
-        maxFileBytes: config.DISCERN_MAX_UPLOAD_BYTES,
-        maxTotalBytes: config.DISCERN_MAX_UPLOAD_BYTES + 1024 * 1024,
-        maxFiles: 1,
-        tooLargeMessage: `The file exceeds the ${Math.floor(config.DISCERN_MAX_UPLOAD_BYTES / 1048576)} MB upload limit; use secure uploads`,
-      });
-      fields = received.fields;
-      const file = received.files[0];
-      const count = [file, fields.url, fields.media_token].filter(Boolean).length;
-      if (count !== 1 || (file && (file.bytes === 0 || !MEDIA_EXTENSIONS.has(path.extname(file.filename).toLowerCase())))) {
-        await received.cleanup();
-        throw badRequest(count !== 1 ? 'Provide exactly one media source: file, url or media_token' : INVALID_MEDIA, { error: count !== 1 ? undefined : INVALID_MEDIA });
-      }
-      source = file ? { kind: 'upload', tempPath: file.tempPath, filename: file.filename, bytes: file.bytes } : fields.url ? { kind: 'url', url: String(fields.url) } : { kind: 'media_token', token: String(fields.media_token) };
-    } else {
-      fields = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
-      const hasUrl = typeof fields.url === 'string' && fields.url !== '';
-      const hasToken = typeof fields.media_token === 'string' && fields.media_token !== '';
-      if (hasUrl === hasToken) throw badRequest('Provide exactly one media source: url, media_token or a multipart file');
-      source = hasUrl ? { kind: 'url', url: fields.url as string } : { kind: 'media_token', token: fields.media_token as string };
-    }
+    const { fields, source, discard } = await readMediaRequest(request, config, INVALID_MEDIA);
     const parsed = WatermarkInput.safeParse(fields);
     if (!parsed.success) {
-      if (source.kind === 'upload') await import('node:fs/promises').then((fs) => fs.rm(source.tempPath, { force: true }));
+      await discard();
       throw badRequest(describeZodError(parsed.error));
     }
     let row = await ctx.watermarkService.create(team, kind, source, {
