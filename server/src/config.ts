@@ -24,7 +24,25 @@ export const ConfigSchema = z.object({
   DISCERN_BOOTSTRAP_KEY: z.string().min(16).optional(),
   /** Secret for secure-upload tokens and signed asset URLs; generated and kept in the data dir if unset. */
   DISCERN_SECRET: z.string().min(32).optional(),
+  /** Unset or sqlite:[path] → embedded SQLite; postgres://… → PostgreSQL (scale-out). */
   DISCERN_DATABASE_URL: z.string().optional(),
+  DISCERN_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** redis://… → jobs go through BullMQ on Redis instead of the database's own queue. */
+  DISCERN_REDIS_URL: z.string().optional(),
+  /** Key prefix of discern's BullMQ queues, so several deployments can share one Redis. */
+  DISCERN_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('discern'),
+  /** Set → blobs in this S3-compatible bucket instead of the local data folder. */
+  DISCERN_S3_BUCKET: z.string().optional(),
+  /** For MinIO, Ceph, R2, s3rver…; unset → AWS's endpoint for the region. */
+  DISCERN_S3_ENDPOINT: z.string().url().optional(),
+  DISCERN_S3_REGION: z.string().default('us-east-1'),
+  /** Unset → the AWS SDK's default credential chain (environment, profile, instance role). */
+  DISCERN_S3_ACCESS_KEY_ID: z.string().optional(),
+  DISCERN_S3_SECRET_ACCESS_KEY: z.string().optional(),
+  /** Path-style URLs (endpoint/bucket/key), which most self-hosted S3 servers need. */
+  DISCERN_S3_FORCE_PATH_STYLE: bool.default(false),
+  /** Optional key prefix inside the bucket, e.g. "discern/". */
+  DISCERN_S3_PREFIX: z.string().default(''),
   DISCERN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   DISCERN_WORKERS: z.coerce.number().int().min(0).max(64).default(2),

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createContext } from './context.js';
-import { migrateToLatest, openSqlite } from './db/database.js';
+import { migrateToLatest, openDatabase } from './db/database.js';
 import { TeamsRepository } from './repositories/teams-repository.js';
 import { generateApiKey, hashApiKey } from './security/api-keys.js';
 
@@ -31,7 +31,7 @@ program
 
 program
   .command('worker')
-  .description('Job workers only, against the configured database (more analysis capacity beside `serve`)')
+  .description('Job workers only: more analysis capacity beside `serve`; in scale-out mode (PostgreSQL, Redis, S3) on any machine')
   .action(async () => {
     const config = loadConfig();
     const ctx = await createContext(config);
@@ -50,7 +50,7 @@ program
   .description('Apply database migrations')
   .action(async () => {
     const config = loadConfig();
-    const handle = openSqlite(config.databasePath);
+    const handle = openDatabase(config);
     const applied = await migrateToLatest(handle.db);
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
     await handle.close();
@@ -63,7 +63,7 @@ keys
   .requiredOption('--team <name>', 'team name')
   .action(async (options: { team: string }) => {
     const config = loadConfig();
-    const handle = openSqlite(config.databasePath);
+    const handle = openDatabase(config);
     await migrateToLatest(handle.db);
     const teams = new TeamsRepository(handle.db);
     const team = (await teams.findByName(options.team)) ?? (await teams.create(options.team));
@@ -82,7 +82,7 @@ keys
   .option('--clear', 'remove the secret')
   .action(async (options: { team: string; secret?: string; clear?: boolean }) => {
     const config = loadConfig();
-    const handle = openSqlite(config.databasePath);
+    const handle = openDatabase(config);
     await migrateToLatest(handle.db);
     const teams = new TeamsRepository(handle.db);
     const team = await teams.findByName(options.team);

@@ -27,7 +27,13 @@ export class SqliteJobQueue implements JobQueue {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly logger: Logger,
-    private readonly options: { leaseMs: number; defaultMaxAttempts: number; pollMs?: number },
+    private readonly options: {
+      leaseMs: number;
+      defaultMaxAttempts: number;
+      pollMs?: number;
+      /** PostgreSQL: lock the picked row so two workers never claim the same job (no effect in SQLite, which has one writer). */
+      skipLocked?: boolean;
+    },
   ) {
     this.wake.setMaxListeners(0);
   }
@@ -118,7 +124,7 @@ export class SqliteJobQueue implements JobQueue {
           WHERE ((status = 'queued' AND run_at <= ${now}) OR (status = 'running' AND lease_until < ${now}))
             AND type IN (${sql.join(types)})
           ORDER BY run_at, created_at
-          LIMIT 1)
+          LIMIT 1${this.options.skipLocked ? sql` FOR UPDATE SKIP LOCKED` : sql``})
       RETURNING *`.execute(this.db);
     return result.rows[0] ?? null;
   }
