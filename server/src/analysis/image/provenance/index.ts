@@ -28,6 +28,8 @@ export interface ProvenanceReport {
   animated: boolean;
   c2pa: C2paReport | null;
   warnings: string[];
+  /** Best agreement of the DWT-DCT reading with a known payload (null when not run). */
+  watermarkAgreement: number | null;
 }
 
 const shortType = (uri: string) => uri.replace(/\/+$/, '').split('/').pop() ?? uri;
@@ -134,6 +136,7 @@ export async function analyseProvenance(bytes: Buffer, pixels?: RawPixels | null
   }
 
   // --- DWT-DCT watermark ---
+  let watermarkAgreement: number | null = null;
   if (pixels) {
     const { match, best } = detectDwtDctWatermark(pixels.data, pixels.width, pixels.height, pixels.channels);
     if (match) {
@@ -142,12 +145,11 @@ export async function analyseProvenance(bytes: Buffer, pixels?: RawPixels | null
         evidence: `DWT-DCT invisible watermark of the ${match.payload} found (${(match.bitAccuracy * 100).toFixed(1)}% of ${match.bits} payload bits agree; chance agreement at this level is below 1e-7)`,
         details: { payload: match.payload, bit_accuracy: match.bitAccuracy },
       });
-    } else if (best) {
-      warnings.push(`no known DWT-DCT watermark (best payload agreement ${(best.bitAccuracy * 100).toFixed(0)}%)`);
     }
+    watermarkAgreement = best?.bitAccuracy ?? null;
   }
 
-  return { format: meta.format, findings, animated: meta.animated, c2pa, warnings };
+  return { format: meta.format, findings, animated: meta.animated, c2pa, warnings, watermarkAgreement };
 }
 
 function c2paFinding(report: C2paReport): ImageFinding {
