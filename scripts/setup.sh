@@ -11,6 +11,9 @@ command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 if [ "${1:-}" = "--test" ]; then
   command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
   command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+  # The scale-out tests start their own throwaway PostgreSQL and Redis (never the system services).
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
