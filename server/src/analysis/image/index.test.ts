@@ -91,6 +91,8 @@ describe('image analyser', () => {
     const weak = (await createImageAnalyser({ models: new ModelRegistry([path.join(tmp, 'models')]) }).analyse(input(await solid(5)))).image_metrics as Metrics;
     expect(weak.label).toBe('Unknown');
     expect(weak.reason).toMatch(/miss rate/);
+    expect(child(weak).label).toBe('Unknown');
+    expect(child(dark).label).toBe('Real');
 
     // A model whose file does not match its sha256 is refused; the result says so instead of crashing.
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...manifest, sha256: '0'.repeat(64) }));

@@ -9,6 +9,7 @@
 import sharp from 'sharp';
 import { verdictProvenance } from '../../inference/manifest.js';
 import type { LoadedModel, ModelRegistry } from '../../inference/model-registry.js';
+import { MAX_FNR_FOR_REAL } from './fusion.js';
 import type { ImageFinding } from './types.js';
 
 export const IMAGE_SYNTHETIC_TASK = 'image-synthetic';
@@ -79,15 +80,18 @@ export async function runLearnedDetector(models: ModelRegistry, data: Uint8Array
   const score = toProbability(output.data as Float32Array, model.manifest.output.activation as string | undefined);
   const prov = verdictProvenance(model.manifest);
   const fake = score >= prov.threshold;
+  const fnr = model.manifest.metrics.false_negative_rate;
+  const canVouch = fnr !== undefined && fnr <= MAX_FNR_FOR_REAL;
+  const label = fake ? 'Fake' : canVouch && score <= prov.threshold / 2 ? 'Real' : 'Unknown';
   return {
     score,
     threshold: prov.threshold,
     falseNegativeRate: model.manifest.metrics.false_negative_rate,
     finding: {
       type: 'LearnedDetector',
-      label: fake ? 'Fake' : 'Real',
+      label,
       score: Math.round(score * 1e4) / 1e4,
-      evidence: `${prov.model_version} scored ${score.toFixed(3)} against threshold ${prov.threshold} (measured false-positive rate ${prov.false_positive_rate} on ${model.manifest.calibration ?? 'its calibration set'}); a learned detector only knows the generators it was trained on`,
+      evidence: `${prov.model_version} scored ${score.toFixed(3)} against threshold ${prov.threshold} (measured false-positive rate ${prov.false_positive_rate}, miss rate ${fnr ?? 'not stated'}, on ${model.manifest.calibration ?? 'its calibration set'}); a learned detector only knows the generators it was trained on${canVouch ? '' : ', and this one misses too many of them to vouch for authenticity'}`,
       ...prov,
     },
   };
