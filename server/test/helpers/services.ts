@@ -87,7 +87,8 @@ async function tail(file: string): Promise<string> {
  */
 export async function startPostgres(): Promise<RunningService> {
   const bin = findPostgresBin();
-  const dir = await mkdtemp(path.join(tmpdir(), 'discern-pg-'));
+  // As root the server runs as `postgres`, which must be able to reach the folder: /tmp can be.
+  const dir = await mkdtemp(path.join(process.getuid?.() === 0 ? '/tmp' : tmpdir(), 'discern-pg-'));
   let ids: { uid: number; gid: number } | undefined;
   if (process.getuid?.() === 0) {
     try {
