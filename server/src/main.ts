@@ -11,7 +11,7 @@ const program = new Command().name('discern').description('Self-hosted deepfake 
 
 program
   .command('serve')
-  .description('HTTP API with embedded workers (SQLite, local media folder)')
+  .description('HTTP API with embedded workers (DISCERN_WORKERS; 0 = an API-only node in scale-out mode)')
   .action(async () => {
     const config = loadConfig();
     const ctx = await createContext(config);
