@@ -164,6 +164,16 @@ describe('hostile images', () => {
     expect(m3.width).toBe(300);
   });
 
+  it('answers for a 1×1 image and for one larger than the forensic window', async () => {
+    const dot = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();
+    const m = (await analyser.analyse(input(dot))).image_metrics as Metrics;
+    expect(m.label).toBe('Unknown');
+    expect(m.children.find((c: Metrics) => c.type === 'FrequencyAnalysis').evidence).toMatch(/at least 256/);
+    const wide = await sharp({ create: { width: 4400, height: 300, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 20 } } }).png({ compressionLevel: 1 }).toBuffer();
+    const w = (await analyser.analyse(input(wide))).image_metrics as Metrics;
+    expect(w.children.find((c: Metrics) => c.type === 'FrequencyAnalysis').evidence).toMatch(/central 4096×300 region/);
+  });
+
   it('analyses the first frame of animated GIF and WebP and says so', async () => {
     const frames = await Promise.all([1, 2, 3].map(async (s) => encode(await baseImage(120, 90, s), 'png')));
     for (const format of ['gif', 'webp'] as const) {

@@ -46,7 +46,20 @@ export async function renderHeatmap(features: ForensicFeatures, width: number, h
     .toBuffer();
 }
 
-export async function runForensics(data: Uint8Array, width: number, height: number, channels: number, visualize: boolean, cal: ForensicCalibration = FORENSIC_CALIBRATION): Promise<ForensicResult> {
+/** Side of the central region analysed in very large images (cropping keeps pixel-level traces; scaling would erase them). */
+export const MAX_FORENSIC_SIDE = 4096;
+
+function centralCrop(data: Uint8Array, width: number, height: number, channels: number, side: number) {
+  const w = Math.min(width, side), h = Math.min(height, side);
+  if (w === width && h === height) return { data, width, height, cropped: false };
+  const x0 = Math.floor((width - w) / 2), y0 = Math.floor((height - h) / 2);
+  const out = new Uint8Array(w * h * channels);
+  for (let y = 0; y < h; y++) out.set(data.subarray(((y0 + y) * width + x0) * channels, ((y0 + y) * width + x0 + w) * channels), y * w * channels);
+  return { data: out, width: w, height: h, cropped: true };
+}
+
+export async function runForensics(fullData: Uint8Array, fullWidth: number, fullHeight: number, channels: number, visualize: boolean, cal: ForensicCalibration = FORENSIC_CALIBRATION): Promise<ForensicResult> {
+  const { data, width, height, cropped } = centralCrop(fullData, fullWidth, fullHeight, channels, MAX_FORENSIC_SIDE);
   const features = computeForensicFeatures(data, width, height, channels);
   if (!features) {
     return {
@@ -65,10 +78,11 @@ export async function runForensics(data: Uint8Array, width: number, height: numb
   const evidence = score >= 0.5
     ? `${describe[strongest[0]]} (score ${strongest[1].toFixed(2)}); such traces also come from ordinary resizing or editing, so this is a weak signal on its own`
     : `no resampling peak or noise inconsistency beyond what real photographs show (calibration ${cal.version}); this is not evidence of authenticity`;
+  const scope = cropped ? ` (central ${width}×${height} region of the ${fullWidth}×${fullHeight} image analysed)` : '';
   const result: ForensicResult = {
     features, score, threshold: 0.5,
     finding: {
-      type: 'FrequencyAnalysis', label, score: round(score), evidence, threshold: 0.5,
+      type: 'FrequencyAnalysis', label, score: round(score), evidence: evidence + scope, threshold: 0.5,
       false_positive_rate: cal.false_positive_rate,
       details: {
         off_grid_peak: round(features.offGridPeak), lattice_peak: round(features.latticePeak), jpeg_grid: round(features.jpegGrid),
