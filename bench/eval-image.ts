@@ -17,7 +17,7 @@ import { ModelRegistry, shippedModelsDir } from '../server/src/inference/model-r
 import { analyseImageBytes } from '../server/src/analysis/image/index.js';
 import { decodeImage } from '../server/src/analysis/image/decode.js';
 import { computeForensicFeatures } from '../server/src/analysis/image/forensics/residual.js';
-import { scoreFeatures } from '../server/src/analysis/image/forensics/index.js';
+import { centralCrop, MAX_FORENSIC_SIDE, scoreFeatures } from '../server/src/analysis/image/forensics/index.js';
 import { FORENSIC_CALIBRATION, type ForensicCalibration } from '../server/src/analysis/image/forensics/calibration.js';
 import { buildProvenanceFixtures } from '../server/src/analysis/image/fixtures.js';
 import type { DetectOptions } from '../server/src/analysis/types.js';
@@ -123,7 +123,8 @@ async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
   for (const p of tuning) {
     for (const v of ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95', 'webp80'] as Variant[]) {
       try {
-        const d = await decodeImage(await variant(p.bytes, v));
+        const decoded = await decodeImage(await variant(p.bytes, v));
+        const d = centralCrop(decoded.data, decoded.width, decoded.height, 3, MAX_FORENSIC_SIDE); // as at run time
         const f = computeForensicFeatures(d.data, d.width, d.height, 3);
         if (f) feats.push({ off: f.offGridPeak, lat: f.latticePeak, noise: f.noiseInconsistency });
       } catch { /* undecodable variants are skipped */ }

@@ -49,7 +49,7 @@ export async function renderHeatmap(features: ForensicFeatures, width: number, h
 /** Side of the central region analysed in very large images (cropping keeps pixel-level traces; scaling would erase them). */
 export const MAX_FORENSIC_SIDE = 4096;
 
-function centralCrop(data: Uint8Array, width: number, height: number, channels: number, side: number) {
+export function centralCrop(data: Uint8Array, width: number, height: number, channels: number, side: number) {
   const w = Math.min(width, side), h = Math.min(height, side);
   if (w === width && h === height) return { data, width, height, cropped: false };
   const x0 = Math.floor((width - w) / 2), y0 = Math.floor((height - h) / 2);
