@@ -1,9 +1,10 @@
 /**
- * The HTTP flow in scale-out mode: an API node with no workers and a separate worker node
- * (its own data folder: nothing local is shared) over a throwaway PostgreSQL, Redis and
- * s3rver. Upload → analyse → list → delete, a secure upload used as media_token, signed
+ * The HTTP flow in scale-out mode: an API node with no workers and a `discern worker`
+ * process (compiled CLI, its own data folder: nothing local is shared) over a throwaway
+ * PostgreSQL, Redis and s3rver. Upload → analyse → list → delete, a secure upload used as media_token, signed
  * media links served from S3, and a zero-retention purge.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { createContext, type AppContext } from '../src/context.js';
+import { createContext } from '../src/context.js';
 import { BullMqJobQueue } from '../src/queue/bullmq-queue.js';
 import { S3BlobStore } from '../src/storage/s3-blob-store.js';
 import { fileForm, makePng } from './helpers/media.js';
@@ -22,7 +23,9 @@ let postgres: RunningService;
 let redis: RunningService;
 let s3: RunningS3;
 let server: TestServer;
-let worker: AppContext;
+const MAIN = path.resolve('dist/server/src/main.js');
+let worker: ChildProcess;
+let workerLog = '';
 let workerDir: string;
 let dir: string;
 let png: string;
@@ -52,12 +55,20 @@ beforeAll(async () => {
     DISCERN_JOB_LEASE_SECONDS: '10',
     ...s3.env,
   };
+  if (!existsSync(MAIN)) throw new Error('run `npm run build` first: this test starts the compiled `discern worker`');
   server = await startTestServer({ ...shared, DISCERN_WORKERS: '0' });
   workerDir = await mkdtemp(path.join(tmpdir(), 'discern-worker-'));
-  worker = await createContext(
-    loadConfig({ ...shared, DISCERN_DATA_DIR: workerDir, DISCERN_WORKERS: '2', DISCERN_LOG_LEVEL: 'silent', DISCERN_URL_ALLOW_HOSTS: '127.0.0.1' }),
-  );
-  worker.startWorkers();
+  worker = spawn(process.execPath, [MAIN, 'worker'], {
+    env: { ...process.env, ...shared, DISCERN_DATA_DIR: workerDir, DISCERN_WORKERS: '2', DISCERN_LOG_LEVEL: 'info', DISCERN_URL_ALLOW_HOSTS: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  worker.stdout!.on('data', (d) => (workerLog = (workerLog + d).slice(-20_000)));
+  worker.stderr!.on('data', (d) => (workerLog = (workerLog + d).slice(-20_000)));
+  const deadline = Date.now() + 60_000;
+  while (!workerLog.includes('discern worker started')) {
+    if (worker.exitCode !== null || Date.now() > deadline) throw new Error(`discern worker did not start:\n${workerLog}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   dir = await mkdtemp(path.join(tmpdir(), 'discern-e2e-'));
   png = await makePng(path.join(dir, 'frame.png'));
   s3client = new S3Client({
@@ -72,7 +83,7 @@ beforeAll(async () => {
 afterAll(async () => {
   s3client?.destroy();
   await server?.close();
-  await worker?.close();
+  if (worker && worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
   for (const folder of [workerDir, dir]) if (folder) await rm(folder, { recursive: true, force: true });
   await Promise.allSettled([postgres?.stop(), redis?.stop(), s3?.stop()]);
 });
@@ -163,5 +174,12 @@ describe('scale-out mode (PostgreSQL + BullMQ/Redis + S3)', () => {
     expect(jobs.n).toBe(0);
     expect(existsSync(path.join(server.dataDir, 'discern.sqlite'))).toBe(false);
     expect(existsSync(path.join(workerDir, 'discern.sqlite'))).toBe(false);
+  });
+
+  it('stops the worker process cleanly on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    worker.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 15_000))]);
+    expect(code).toBe(0);
   });
 });
