@@ -29,9 +29,12 @@ export function scoreFeatures(features: ForensicFeatures, cal: ForensicCalibrati
   return { parts, score: Math.max(parts.offGridPeak, parts.latticePeak, parts.noiseInconsistency) };
 }
 
-/** Heatmap of the local noise-level deviation: blue (typical) → red (most unlike the rest). */
-export async function renderHeatmap(features: ForensicFeatures, width: number, height: number): Promise<Buffer> {
-  const { blocksX, blocksY, deviation } = features.noiseMap;
+/**
+ * Heatmap of the local noise-level deviation (blue = typical, red = most unlike the rest of the
+ * image), laid over a grey copy of the analysed region so a reader can see where it points.
+ */
+export async function renderHeatmap(features: ForensicFeatures, width: number, height: number, pixels?: Uint8Array): Promise<Buffer> {
+  const { blocksX, blocksY, deviation, blockSize } = features.noiseMap;
   const rgb = Buffer.alloc(blocksX * blocksY * 3);
   for (let i = 0; i < blocksX * blocksY; i++) {
     const t = Math.max(0, Math.min(1, Math.abs(deviation[i]) / 6));
@@ -39,11 +42,24 @@ export async function renderHeatmap(features: ForensicFeatures, width: number, h
     rgb[i * 3 + 1] = Math.round(96 * (1 - Math.abs(2 * t - 1)));
     rgb[i * 3 + 2] = Math.round(255 * (1 - t));
   }
-  const scale = Math.min(1, 1024 / Math.max(width, height));
-  return sharp(rgb, { raw: { width: blocksX, height: blocksY, channels: 3 } })
-    .resize(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)), { kernel: 'nearest' })
-    .png()
+  // The map covers whole blocks only; scale it to the covered area, not the full image.
+  const coveredW = blocksX * blockSize, coveredH = blocksY * blockSize;
+  const scale = Math.min(1, 1024 / Math.max(coveredW, coveredH));
+  const outW = Math.max(1, Math.round(coveredW * scale)), outH = Math.max(1, Math.round(coveredH * scale));
+  const heat = await sharp(rgb, { raw: { width: blocksX, height: blocksY, channels: 3 } }).resize(outW, outH, { kernel: 'nearest' }).raw().toBuffer();
+  if (!pixels) return sharp(heat, { raw: { width: outW, height: outH, channels: 3 } }).png().toBuffer();
+  const grey = await sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width, height, channels: 3 } })
+    .extract({ left: 0, top: 0, width: coveredW, height: coveredH })
+    .resize(outW, outH)
+    .greyscale()
+    .raw()
     .toBuffer();
+  const out = Buffer.alloc(outW * outH * 3);
+  for (let i = 0; i < outW * outH; i++) {
+    const g = grey[i];
+    for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.round(0.45 * g + 0.55 * heat[i * 3 + c]);
+  }
+  return sharp(out, { raw: { width: outW, height: outH, channels: 3 } }).png().toBuffer();
 }
 
 /** Side of the central region analysed in very large images (cropping keeps pixel-level traces; scaling would erase them). */
@@ -91,7 +107,7 @@ export async function runForensics(fullData: Uint8Array, fullWidth: number, full
       },
     },
   };
-  if (visualize) result.heatmap = await renderHeatmap(features, width, height);
+  if (visualize) result.heatmap = await renderHeatmap(features, width, height, channels === 3 ? data : undefined);
   return result;
 }
 
