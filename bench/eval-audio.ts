@@ -228,6 +228,35 @@ function summarise(outcomes: Outcome[]) {
   };
 }
 
+/** Minimal .npy reader for little-endian float32 arrays written by training/audio/export.py. */
+function readNpyF32(file: string): { shape: number[]; data: Float32Array } {
+  const buf = readFileSync(file);
+  const headerLen = buf.readUInt16LE(8);
+  const header = buf.toString('latin1', 10, 10 + headerLen);
+  if (!header.includes("'<f4'")) throw new Error(`${file}: expected float32`);
+  const shape = header.match(/\((.*?)\)/)![1]!.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+  const start = 10 + headerLen;
+  const bytes = buf.subarray(start);
+  const data = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < data.length; i++) data[i] = bytes.readFloatLE(i * 4);
+  return { shape, data };
+}
+
+/** ONNX Runtime (Node) against PyTorch on the same validation waveforms. */
+async function parity(dataDir: string): Promise<number | null> {
+  const inFile = path.join(dataDir, '..', 'parity_input.npy');
+  const outFile = path.join(dataDir, '..', 'parity_scores.npy');
+  if (!existsSync(inFile) || !existsSync(outFile)) return null;
+  const x = readNpyF32(inFile);
+  const ref = readNpyF32(outFile);
+  const model = (await registry.load('audio-deepfake'))!;
+  const res = await model.session.run({ [model.manifest.input.name]: new model.ort.Tensor('float32', x.data, x.shape) });
+  const got = res[model.manifest.output.name]!.data as Float32Array;
+  let maxDiff = 0;
+  for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - ref.data[i]!));
+  return maxDiff;
+}
+
 async function timing10s(valRows: Row[], dir: string) {
   // A 10 s clip made of held-out validation speech (real + synthetic).
   const clip = path.join(dir, 'clip10.wav');
@@ -298,6 +327,10 @@ async function main() {
 
   console.log(`model ${manifest.name}@${manifest.version} (${found.directory}), threshold ${manifest.threshold}`);
   console.log(`validation split: ${clean.length} files (${clean.filter((r) => r.label === 0).length} real, ${clean.filter((r) => r.label === 1).length} synthetic), 4 s each, frame_length 2`);
+
+  const diff = await parity(dataDir);
+  if (diff !== null) console.log(`ONNX Runtime (Node) vs PyTorch on ${16} validation chunks: max |score difference| ${diff.toExponential(2)}`);
+  results.parityMaxDiff = diff;
 
   const t0 = Date.now();
   const cleanOut = await runCondition(clean, null);
