@@ -264,9 +264,9 @@ function readNpyF32(file: string): { shape: number[]; data: Float32Array } {
 }
 
 /** ONNX Runtime (Node) against PyTorch on the same validation waveforms. */
-async function parity(dataDir: string): Promise<number | null> {
-  const inFile = path.join(dataDir, '..', 'parity_input.npy');
-  const outFile = path.join(dataDir, '..', 'parity_scores.npy');
+async function parity(dataDir: string, version: string): Promise<number | null> {
+  const inFile = path.join(dataDir, '..', `parity_${version}_input.npy`);
+  const outFile = path.join(dataDir, '..', `parity_${version}_scores.npy`);
   if (!existsSync(inFile) || !existsSync(outFile)) return null;
   const x = readNpyF32(inFile);
   const ref = readNpyF32(outFile);
@@ -349,7 +349,7 @@ async function main() {
   console.log(`model ${manifest.name}@${manifest.version} (${found.directory}), threshold ${manifest.threshold}`);
   console.log(`validation split: ${clean.length} files (${clean.filter((r) => r.label === 0).length} real, ${clean.filter((r) => r.label === 1).length} synthetic), 4 s each, frame_length 2`);
 
-  const diff = await parity(dataDir);
+  const diff = await parity(dataDir, manifest.version);
   if (diff !== null) console.log(`ONNX Runtime (Node) vs PyTorch on ${16} validation chunks: max |score difference| ${diff.toExponential(2)}`);
   results.parityMaxDiff = diff;
 

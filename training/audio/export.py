@@ -71,6 +71,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=str(DATA / "ckpt" / "final.pt"))
     ap.add_argument("--version", default="0.1.0")
+    ap.add_argument("--outdir", default=str(OUTDIR), help="model folder to write (default models/audio-deepfake)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     state = torch.load(args.ckpt, map_location="cpu")
@@ -107,8 +108,9 @@ def main():
 
     model.set_ood(mean, precision)
     model.front.use_fft = False
-    OUTDIR.mkdir(parents=True, exist_ok=True)
-    onnx_path = OUTDIR / "model.onnx"
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    onnx_path = outdir / "model.onnx"
     dummy = torch.zeros(2, 2 * SR)
     torch.onnx.export(model, dummy, str(onnx_path), input_names=["waveform"],
                       output_names=["score", "embedding", "ood_distance"],
@@ -129,8 +131,8 @@ def main():
         model.front.use_fft = False
     parity = float((s_conv - s_fft).abs().max())
     print(f"front-end parity (conv vs fft) max |d score| = {parity:.2e}")
-    np.save(DATA / "parity_input.npy", xb.numpy())
-    np.save(DATA / "parity_scores.npy", s_conv.numpy())
+    np.save(DATA / f"parity_{args.version}_input.npy", xb.numpy())
+    np.save(DATA / f"parity_{args.version}_scores.npy", s_conv.numpy())
 
     sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     groups = sorted(set(va["group"].tolist()))
@@ -165,7 +167,7 @@ def main():
         "training": {"epochs": int(state.get("epoch", -1)) + 1, "params": int(sum(p.numel() for p in model.parameters())),
                      "script": "training/audio/train.py"},
     }
-    (OUTDIR / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (outdir / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB) sha256 {sha}")
 
 
