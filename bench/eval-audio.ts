@@ -9,7 +9,7 @@
  *
  * Flags:
  *   --per-class N     files per class for the clean condition (default all)
- *   --attack-per-class N   files per class for each channel attack (default 150)
+ *   --attack-per-class N   files per class for each channel attack (default 150; 0 skips attacks)
  *   --calibrate       write threshold (EER point of the clean condition) and error rates into
  *                     models/audio-deepfake/model.json
  *   --skip-long       skip the 60-minute memory/speed run
@@ -380,17 +380,19 @@ async function main() {
   }
   results.groups = perGroup;
 
-  const attackRows = subset(all, attackPerClass);
-  const baseAttack = perClass === attackPerClass ? base : summarise(await runCondition(attackRows, null));
-  console.log(`\nchannel attacks (${attackRows.length} files; reference EER on the same files ${pct(baseAttack.eer)})`);
-  console.log(`  ${'condition'.padEnd(26)} ${'EER'.padStart(8)} ${'x clean'.padStart(8)} ${'AUC'.padStart(7)} ${'TPR@1%'.padStart(8)} unknown(real/syn) OOD-uncertain`);
-  const attackResults: Record<string, unknown> = { reference: baseAttack };
-  for (const attack of ATTACKS) {
-    const s = summarise(await runCondition(attackRows, attack));
-    attackResults[attack.name] = s;
-    console.log(`  ${attack.name.padEnd(26)} ${pct(s.eer).padStart(8)} ${(s.eer / baseAttack.eer).toFixed(2).padStart(8)} ${s.auc.toFixed(4).padStart(7)} ${pct(s.tpr1).padStart(8)} ${`${s.unknownReal}/${s.unknownFake}`.padStart(17)} ${pct(s.uncertain).padStart(8)}`);
+  if (attackPerClass > 0) {
+    const attackRows = subset(all, attackPerClass);
+    const baseAttack = perClass === attackPerClass ? base : summarise(await runCondition(attackRows, null));
+    console.log(`\nchannel attacks (${attackRows.length} files; reference EER on the same files ${pct(baseAttack.eer)})`);
+    console.log(`  ${'condition'.padEnd(26)} ${'EER'.padStart(8)} ${'x clean'.padStart(8)} ${'AUC'.padStart(7)} ${'TPR@1%'.padStart(8)} unknown(real/syn) OOD-uncertain`);
+    const attackResults: Record<string, unknown> = { reference: baseAttack };
+    for (const attack of ATTACKS) {
+      const s = summarise(await runCondition(attackRows, attack));
+      attackResults[attack.name] = s;
+      console.log(`  ${attack.name.padEnd(26)} ${pct(s.eer).padStart(8)} ${(s.eer / baseAttack.eer).toFixed(2).padStart(8)} ${s.auc.toFixed(4).padStart(7)} ${pct(s.tpr1).padStart(8)} ${`${s.unknownReal}/${s.unknownFake}`.padStart(17)} ${pct(s.uncertain).padStart(8)}`);
+    }
+    results.attacks = attackResults;
   }
-  results.attacks = attackResults;
 
   if (!flag('--skip-ood')) {
     const oodRows = subset(all, 30);
