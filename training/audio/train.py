@@ -33,6 +33,9 @@ def eer(scores, labels):
     return float((fnr[i] + fpr[i]) / 2), float(s[i])
 
 
+TELEPHONE_AUG = False
+
+
 def augment(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     b, t = batch.shape
     noise = torch.randn(b, t)
@@ -45,6 +48,15 @@ def augment(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     noise = noise * torch.sqrt(p / noise.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-10) / 10 ** (snr / 10))
     use = torch.from_numpy(rng.random(b) < 0.35)[:, None]  # stationary noise at 5–40 dB SNR
     out = torch.where(use, batch + noise, batch)
+    # Telephone band (300-3400 Hz style, random edges) on 25% of crops, both classes alike.
+    tel = rng.random(b) < (0.25 if TELEPHONE_AUG else 0.0)
+    if tel.any():
+        spec = torch.fft.rfft(out[torch.from_numpy(tel)], dim=1)
+        freqs = torch.fft.rfftfreq(t, 1 / 16000)
+        lo = torch.from_numpy(rng.uniform(150, 400, int(tel.sum())).astype(np.float32))[:, None]
+        hi = torch.from_numpy(rng.uniform(3000, 4000, int(tel.sum())).astype(np.float32))[:, None]
+        mask = ((freqs[None, :] >= lo) & (freqs[None, :] <= hi)).float()
+        out[torch.from_numpy(tel)] = torch.fft.irfft(spec * mask, n=t, dim=1)
     sign = torch.from_numpy(np.where(rng.random(b) < 0.5, -1.0, 1.0).astype(np.float32))[:, None]
     gain = torch.from_numpy((10 ** (rng.uniform(-12, 6, b) / 20)).astype(np.float32))[:, None]
     return out * sign * gain
@@ -78,7 +90,11 @@ def main():
     ap.add_argument("--bs", type=int, default=48)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--out", default=str(DATA / "ckpt"))
+    ap.add_argument("--telephone-aug", action="store_true",
+                    help="band-pass 25%% of crops to a random telephone band (tried for 0.3.0; not in the shipped 0.2.0)")
     args = ap.parse_args()
+    global TELEPHONE_AUG
+    TELEPHONE_AUG = args.telephone_aug
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
