@@ -49,7 +49,7 @@ def augment(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     use = torch.from_numpy(rng.random(b) < 0.35)[:, None]  # stationary noise at 5–40 dB SNR
     out = torch.where(use, batch + noise, batch)
     # Telephone band (300-3400 Hz style, random edges) on 25% of crops, both classes alike.
-    tel = rng.random(b) < (0.25 if TELEPHONE_AUG else 0.0)
+    tel = (rng.random(b) < 0.25) if TELEPHONE_AUG else np.zeros(b, dtype=bool)
     if tel.any():
         spec = torch.fft.rfft(out[torch.from_numpy(tel)], dim=1)
         freqs = torch.fft.rfftfreq(t, 1 / 16000)
