@@ -31,17 +31,17 @@ REPO = HERE.parent.parent
 OUTDIR = REPO / "models" / "audio-deepfake"
 
 SOURCES = [
-    {"name": "asterisk-core-sounds-{en,es,fr,it,ru}-g722 (Debian)", "licence": "CC-BY-SA-3.0", "class": "real"},
-    {"name": "klettres-data (Debian)", "licence": "GPL-2+", "class": "real"},
-    {"name": "ktuberling-data (Debian)", "licence": "GPL-2+", "class": "real"},
-    {"name": "kajongg voices (Debian)", "licence": "GPL-2+", "class": "real"},
-    {"name": "hedgewars-data voice packs except Robot (Debian)", "licence": "GPL-2 / CC (per Debian copyright)", "class": "real"},
-    {"name": "gcin-voice (Debian)", "licence": "LGPL-2.1+", "class": "real"},
-    {"name": "alsa-utils speaker-test samples (Debian)", "licence": "GPL-2+", "class": "real"},
+    {"name": "asterisk-core-sounds-{en,es,fr,it,ru}-g722 (Debian)", "licence": "CC-BY-SA-3.0 / CC-BY-3.0 (debian/copyright of asterisk-core-sounds-*)", "class": "real"},
+    {"name": "klettres-data (Debian)", "licence": "GPL-2+ / LGPL-2 / CC0-1.0 per file (debian/copyright of klettres-data)", "class": "real"},
+    {"name": "ktuberling-data (Debian)", "licence": "GPL-2+ / LGPL-2.1+ / CC-BY / CC0 per file (debian/copyright of ktuberling-data)", "class": "real"},
+    {"name": "kajongg voices (Debian)", "licence": "GPL-2+ / GPL-2 / BSD-3-Clause / CC0-1.0 per file (debian/copyright of kajongg)", "class": "real"},
+    {"name": "hedgewars-data voice packs except Robot (Debian)", "licence": "GPL-2 / CC-BY-SA-3.0 / GFDL-1.3 / BSD per file (debian/copyright of hedgewars-data)", "class": "real"},
+    {"name": "gcin-voice (Debian)", "licence": "GPL-3 / LGPL-3 / CC-BY-3 per file (debian/copyright of gcin-voice)", "class": "real"},
+    {"name": "alsa-utils speaker-test samples (Debian)", "licence": "GPL-2 / LGPL-2+ (debian/copyright of alsa-utils)", "class": "real"},
     {"name": "espeak-ng (Debian)", "licence": "GPL-3+", "class": "synthetic"},
     {"name": "flite kal/kal16/awb/rms/slt (Debian)", "licence": "BSD-like (CMU)", "class": "synthetic"},
-    {"name": "Festival kal_diphone + cmu_us_slt_arctic_hts (Debian) — validation only", "licence": "X11-style / CMU", "class": "synthetic"},
-    {"name": "FreeTTS kevin16 (Debian) — validation only", "licence": "BSD-like (Sun)", "class": "synthetic"},
+    {"name": "Festival kal_diphone + cmu_us_slt_arctic_hts (Debian) — validation only", "licence": "X11-style (festival) / BSD-3-clause, EST (festvox-us-slt-hts, festvox-kallpc16k)", "class": "synthetic"},
+    {"name": "FreeTTS kevin16 (Debian) — validation only", "licence": "BSD-style (Sun; debian/copyright of freetts)", "class": "synthetic"},
     {"name": "LPCNet copy-synthesis via libcodec2 lpcnet_freedv (Debian)", "licence": "LGPL-2.1 / BSD (LPCNet)", "class": "synthetic"},
 ]
 
