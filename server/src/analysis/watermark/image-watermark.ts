@@ -105,12 +105,17 @@ export function chipSizeFor(width: number, height: number): number {
   return Math.max(3, Math.min(16, Math.round(Math.max(width, height) / 320)));
 }
 
+/** Video frames go through 4:2:0 H.264 at moderate CRF: coarser chips survive it better. */
+export function videoChipSizeFor(width: number, height: number): number {
+  return Math.max(4, Math.min(16, Math.round(Math.max(width, height) / 240)));
+}
+
 export interface ImageEmbedResult { pixels: Buffer; psnr: number; chipSize: number; periodPx: number; payloadHex: string }
 
 /**
  * Marks raw interleaved 8-bit pixels (1–4 channels; alpha untouched) and returns a new buffer.
  */
-export function embedImageWatermarkPixels(pixels: Uint8Array, width: number, height: number, channels: number, payload: Uint8Array, strength = DEFAULT_IMAGE_STRENGTH): ImageEmbedResult {
+export function embedImageWatermarkPixels(pixels: Uint8Array, width: number, height: number, channels: number, payload: Uint8Array, strength = DEFAULT_IMAGE_STRENGTH, chipSize?: number): ImageEmbedResult {
   const n = width * height;
   if (pixels.length < n * channels) throw new Error('pixel buffer too small');
   const colour = channels >= 3;
@@ -118,7 +123,7 @@ export function embedImageWatermarkPixels(pixels: Uint8Array, width: number, hei
   for (let p = 0, o = 0; p < n; p++, o += channels) {
     luma[p] = colour ? 0.299 * pixels[o]! + 0.587 * pixels[o + 1]! + 0.114 * pixels[o + 2]! : pixels[o]!;
   }
-  const cs = chipSizeFor(width, height);
+  const cs = chipSize ?? chipSizeFor(width, height);
   const period = T * cs;
   // One rendered period of the chip field, indexed by (x mod period, y mod period).
   const chips = chipValues(payload);
@@ -142,11 +147,34 @@ export function embedImageWatermarkPixels(pixels: Uint8Array, width: number, hei
   const out = Buffer.from(pixels.subarray(0, n * channels));
   let errSq = 0;
   const colourChannels = colour ? 3 : 1;
+  const W = [0.299, 0.587, 0.114];
   for (let p = 0, o = 0; p < n; p++, o += channels) {
     const d = mark[p]! * scale;
-    for (let c = 0; c < colourChannels; c++) {
-      const before = pixels[o + c]!;
+    if (!colour) {
+      const before = pixels[o]!;
       const after = Math.max(0, Math.min(255, Math.round(before + d)));
+      out[o] = after;
+      errSq += (after - before) * (after - before);
+      continue;
+    }
+    // Equal change on R, G, B keeps chroma; where a channel clips (saturated colours), the
+    // missing luma goes to the channels that still have headroom.
+    let achieved = 0;
+    let freeWeight = 0;
+    const vals = [0, 0, 0];
+    for (let c = 0; c < 3; c++) {
+      const before = pixels[o + c]!;
+      const v = Math.max(0, Math.min(255, before + d));
+      vals[c] = v;
+      achieved += W[c]! * (v - before);
+      if (v > 0 && v < 255) freeWeight += W[c]!;
+    }
+    const missing = d - achieved;
+    for (let c = 0; c < 3; c++) {
+      const before = pixels[o + c]!;
+      let v = vals[c]!;
+      if (Math.abs(missing) > 0.25 && freeWeight > 0.05 && v > 0 && v < 255) v = Math.max(0, Math.min(255, v + missing / freeWeight));
+      const after = Math.round(v);
       out[o + c] = after;
       errSq += (after - before) * (after - before);
     }
