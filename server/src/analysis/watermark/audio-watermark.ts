@@ -382,6 +382,7 @@ export interface AudioDetection {
   /** Calibrated to the unmarked-audio null: 0.5 at the decision threshold. */
   confidence: number;
   payload_hex: string | null;
+  /** Decoded payload bits, reported even when the CRC fails (for bit-accuracy measurements). */
   payload_bits: string | null;
   /** Coded-bit disagreements between the soft input and the re-encoded decoded payload. */
   bit_errors: number | null;
@@ -584,7 +585,7 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
     has_watermark: detected,
     confidence: confidenceOf(bestOverall.z, bestOverall.crc),
     payload_hex: bestOverall.crc ? toHex(payloadBytes) : null,
-    payload_bits: bestOverall.crc ? Array.from(payloadBits).join('') : null,
+    payload_bits: Array.from(payloadBits).join(''),
     bit_errors: bestOverall.errors,
     crc_ok: bestOverall.crc,
     sync_z: round(bestOverall.z, 3),

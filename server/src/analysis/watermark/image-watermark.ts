@@ -239,6 +239,8 @@ export interface ImageDetection {
   /** 0.5 at the decision threshold; logistic in the sync z-score, capped below 0.5 without a CRC match. */
   confidence: number;
   payload_hex: string | null;
+  /** Decoded payload bits, reported even when the CRC fails (for bit-accuracy measurements). */
+  payload_bits: string | null;
   crc_ok: boolean;
   /** Coded-bit disagreements between the soft chips and the re-encoded decoded payload. */
   bit_errors: number | null;
@@ -256,7 +258,7 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
   const f = Math.max(1, Math.ceil(Math.max(width, height) / ANALYSIS_MAX_SIDE));
   const w = Math.floor(width / f);
   const h = Math.floor(height / f);
-  const none: ImageDetection = { has_watermark: false, confidence: 0, payload_hex: null, crc_ok: false, bit_errors: null, sync_z: 0, p_value: 1, period_px: null };
+  const none: ImageDetection = { has_watermark: false, confidence: 0, payload_hex: null, payload_bits: null, crc_ok: false, bit_errors: null, sync_z: 0, p_value: 1, period_px: null };
   if (w < 48 || h < 48) return none;
   const luma = new Float32Array(w * h);
   const colour = channels >= 3;
@@ -331,6 +333,7 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
     has_watermark: detected,
     confidence: 0,
     payload_hex: crcOk ? toHex(payload) : null,
+    payload_bits: Array.from(payloadBits).join(''),
     crc_ok: crcOk,
     bit_errors: errors,
     sync_z: Math.round(best.z * 1000) / 1000,
