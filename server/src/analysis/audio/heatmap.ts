@@ -1,44 +1,9 @@
 import sharp from 'sharp';
+import { fft1d } from '../dsp/fft.js';
 
 const FFT_SIZE = 512;
 export const SPEC_ROWS = 96;
 export const COLUMNS_PER_CHUNK = 16;
-
-/** In-place iterative radix-2 FFT (re/im of length FFT_SIZE). */
-function fft(re: Float64Array, im: Float64Array): void {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      [re[i], re[j]] = [re[j]!, re[i]!];
-      [im[i], im[j]] = [im[j]!, im[i]!];
-    }
-  }
-  for (let len = 2; len <= n; len <<= 1) {
-    const ang = (-2 * Math.PI) / len;
-    const wr = Math.cos(ang);
-    const wi = Math.sin(ang);
-    for (let i = 0; i < n; i += len) {
-      let cr = 1;
-      let ci = 0;
-      for (let k = 0; k < len / 2; k++) {
-        const a = i + k;
-        const b = a + len / 2;
-        const tr = re[b]! * cr - im[b]! * ci;
-        const ti = re[b]! * ci + im[b]! * cr;
-        re[b] = re[a]! - tr;
-        im[b] = im[a]! - ti;
-        re[a] = re[a]! + tr;
-        im[a] = im[a]! + ti;
-        const ncr = cr * wr - ci * wi;
-        ci = cr * wi + ci * wr;
-        cr = ncr;
-      }
-    }
-  }
-}
 
 const hann = Float64Array.from({ length: FFT_SIZE }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / FFT_SIZE));
 
@@ -59,7 +24,7 @@ export function chunkSpectrogram(chunk: Float32Array, fullChunkSamples: number):
       re[i] = (chunk[start + i] ?? 0) * hann[i]!;
       im[i] = 0;
     }
-    fft(re, im);
+    fft1d(re, im);
     const col = new Float32Array(SPEC_ROWS);
     for (let r = 0; r < SPEC_ROWS; r++) {
       let p = 0;
