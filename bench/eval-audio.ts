@@ -14,6 +14,8 @@
  *                     models/audio-deepfake/model.json
  *   --skip-long       skip the 60-minute memory/speed run
  *   --skip-ood        skip the out-of-distribution probes (music, echo, pitch, low-pass)
+ *   --no-narrowband   score every chunk with the main model (the telephone-band companion off),
+ *                     to compare the routed system with the wideband model alone
  *   --json FILE       also write every figure as JSON
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -23,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelRegistry, shippedModelsDir } from '../server/src/inference/model-registry.js';
 import { probeMedia } from '../server/src/media/probe.js';
-import { createAudioDeepfakeAnalyser } from '../server/src/analysis/audio/index.js';
+import { createAudioDeepfakeAnalyser, isMainAudioModel, isNarrowbandCompanionOf } from '../server/src/analysis/audio/index.js';
 import type { AnalysisInput, DetectOptions } from '../server/src/analysis/types.js';
 import type { MediaProbe } from '../server/src/media/probe-types.js';
 import { equalErrorRate, rates, rocAuc, tprAtFpr, type Scored } from './lib/audio-metrics.js';
@@ -37,7 +39,7 @@ const value = (name: string, def: string | null = null) => {
 
 const modelDirs = [process.env.DISCERN_MODELS_DIR ?? '', shippedModelsDir()].filter(Boolean);
 const registry = new ModelRegistry(modelDirs);
-const analyser = createAudioDeepfakeAnalyser({ models: registry });
+const analyser = createAudioDeepfakeAnalyser({ models: registry, useNarrowband: !flag('--no-narrowband') });
 const artifacts = { save: async (name: string) => `asset://eval/${name}` };
 
 const options: DetectOptions = {
@@ -201,7 +203,7 @@ function subset(rows: Row[], perClass: number | null): Row[] {
   return out;
 }
 
-interface Outcome { row: Row; score: number | null; ood: number | null; uncertain: boolean }
+interface Outcome { row: Row; score: number | null; ood: number | null; uncertain: boolean; narrowbandShare: number }
 
 async function runCondition(rows: Row[], attack: Attack | null, concurrency = 2): Promise<Outcome[]> {
   const out: Outcome[] = new Array(rows.length);
@@ -220,6 +222,7 @@ async function runCondition(rows: Row[], attack: Attack | null, concurrency = 2)
           score: m.label === 'unknown' ? null : agg,
           ood: m.ood_score != null ? Number(m.ood_score) : null,
           uncertain: m.uncertain === true,
+          narrowbandShare: Number(m.narrowband_chunks ?? 0) / Math.max(1, Number(m.speech_chunks ?? 0)),
         };
       }
     } finally {
@@ -246,6 +249,8 @@ function summarise(outcomes: Outcome[]) {
     unknownReal,
     unknownFake,
     uncertain: outcomes.filter((o) => o.uncertain).length / Math.max(1, outcomes.length),
+    /** Share of scored chunks that went to the narrowband companion model. */
+    narrowband: outcomes.reduce((s, o) => s + o.narrowbandShare, 0) / Math.max(1, outcomes.length),
   };
 }
 
@@ -270,7 +275,7 @@ async function parity(dataDir: string, version: string): Promise<number | null> 
   if (!existsSync(inFile) || !existsSync(outFile)) return null;
   const x = readNpyF32(inFile);
   const ref = readNpyF32(outFile);
-  const model = (await registry.load('audio-deepfake'))!;
+  const model = (await registry.load('audio-deepfake', isMainAudioModel))!;
   const res = await model.session.run({ [model.manifest.input.name]: new model.ort.Tensor('float32', x.data, x.shape) });
   const got = res[model.manifest.output.name]!.data as Float32Array;
   let maxDiff = 0;
@@ -337,9 +342,12 @@ async function main() {
     console.error(`no validation split at ${dataDir}: build it with training/audio/fetch_sources.sh and training/audio/build_dataset.py`);
     process.exit(2);
   }
-  const found = registry.findByTask('audio-deepfake');
+  const found = registry.findByTask('audio-deepfake', isMainAudioModel);
   if (!found) throw new Error('no audio-deepfake model installed');
   const manifest = found.manifest;
+  const companion = flag('--no-narrowband')
+    ? null
+    : registry.findByTask('audio-deepfake', isNarrowbandCompanionOf(manifest.name));
   const all = loadRows(dataDir);
   const perClass = value('--per-class') ? Number(value('--per-class')) : null;
   const attackPerClass = Number(value('--attack-per-class', '150'));
@@ -347,6 +355,9 @@ async function main() {
   const results: Record<string, unknown> = { model: `${manifest.name}@${manifest.version}`, data: dataDir };
 
   console.log(`model ${manifest.name}@${manifest.version} (${found.directory}), threshold ${manifest.threshold}`);
+  console.log(companion
+    ? `narrowband companion ${companion.manifest.name}@${companion.manifest.version} scores telephone-band chunks`
+    : 'narrowband companion: none (every chunk scored by the main model)');
   console.log(`validation split: ${clean.length} files (${clean.filter((r) => r.label === 0).length} real, ${clean.filter((r) => r.label === 1).length} synthetic), 4 s each, frame_length 2`);
 
   const diff = await parity(dataDir, manifest.version);
@@ -362,7 +373,7 @@ async function main() {
   console.log(`\nclean (held-out speakers and engines), ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   console.log(`  EER ${pct(base.eer)}  ROC AUC ${base.auc.toFixed(4)}  TPR@1%FPR ${pct(base.tpr1)}`);
   console.log(`  at threshold ${threshold.toFixed(4)}: FPR ${pct(atThr.fpr)}  FNR ${pct(atThr.fnr)}`);
-  console.log(`  no speech found (unknown): ${base.unknownReal} real, ${base.unknownFake} synthetic; OOD-uncertain ${pct(base.uncertain)}`);
+  console.log(`  no speech found (unknown): ${base.unknownReal} real, ${base.unknownFake} synthetic; OOD-uncertain ${pct(base.uncertain)}; chunks routed narrowband ${pct(base.narrowband)}`);
   results.clean = { ...base, threshold, ...atThr };
 
   console.log('\n  per group (synthetic: share caught at threshold; real: share wrongly flagged):');
@@ -384,12 +395,12 @@ async function main() {
     const attackRows = subset(all, attackPerClass);
     const baseAttack = perClass === attackPerClass ? base : summarise(await runCondition(attackRows, null));
     console.log(`\nchannel attacks (${attackRows.length} files; reference EER on the same files ${pct(baseAttack.eer)})`);
-    console.log(`  ${'condition'.padEnd(26)} ${'EER'.padStart(8)} ${'x clean'.padStart(8)} ${'AUC'.padStart(7)} ${'TPR@1%'.padStart(8)} unknown(real/syn) OOD-uncertain`);
+    console.log(`  ${'condition'.padEnd(26)} ${'EER'.padStart(8)} ${'x clean'.padStart(8)} ${'AUC'.padStart(7)} ${'TPR@1%'.padStart(8)} unknown(real/syn) OOD-uncertain narrowband`);
     const attackResults: Record<string, unknown> = { reference: baseAttack };
     for (const attack of ATTACKS) {
       const s = summarise(await runCondition(attackRows, attack));
       attackResults[attack.name] = s;
-      console.log(`  ${attack.name.padEnd(26)} ${pct(s.eer).padStart(8)} ${(s.eer / baseAttack.eer).toFixed(2).padStart(8)} ${s.auc.toFixed(4).padStart(7)} ${pct(s.tpr1).padStart(8)} ${`${s.unknownReal}/${s.unknownFake}`.padStart(17)} ${pct(s.uncertain).padStart(8)}`);
+      console.log(`  ${attack.name.padEnd(26)} ${pct(s.eer).padStart(8)} ${(s.eer / baseAttack.eer).toFixed(2).padStart(8)} ${s.auc.toFixed(4).padStart(7)} ${pct(s.tpr1).padStart(8)} ${`${s.unknownReal}/${s.unknownFake}`.padStart(17)} ${pct(s.uncertain).padStart(13)} ${pct(s.narrowband).padStart(10)}`);
     }
     results.attacks = attackResults;
   }
@@ -441,6 +452,14 @@ async function main() {
     };
     writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
     console.log(`\ncalibrated: wrote threshold ${json.threshold} and error rates into ${file}`);
+    if (companion) {
+      // One threshold for the routed system: the companion's chunk scores are compared with it too.
+      const companionFile = path.join(companion.directory, 'model.json');
+      const cj = JSON.parse(readFileSync(companionFile, 'utf8'));
+      cj.threshold = json.threshold;
+      writeFileSync(companionFile, JSON.stringify(cj, null, 2) + '\n');
+      console.log(`calibrated: the same threshold written into ${companionFile}`);
+    }
   }
   const jsonOut = value('--json');
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));

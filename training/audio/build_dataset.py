@@ -257,24 +257,33 @@ def level_and_floor(seg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def apply_chain(x: np.ndarray, chain: str, br: int, tmpdir: Path) -> np.ndarray:
     """One ffmpeg encode/decode round trip of a long concatenated signal; output aligned to x."""
+    if chain == "none":
+        return x
+    if chain == "band8k":
+        return apply_chain_args(x, ["-af", "aresample=8000,aresample=16000"], None, [], tmpdir)
+    enc = {
+        "gsm": (["-ar", "8000", "-c:a", "libgsm", "-f", "gsm"], "x.gsm", ["-f", "gsm", "-ar", "8000"]),
+        "g722": (["-c:a", "g722", "-f", "g722"], "x.g722", ["-f", "g722"]),
+        "mp3": (["-c:a", "libmp3lame", "-b:a", f"{br}k"], "x.mp3", []),
+        "opus": (["-c:a", "libopus", "-b:a", f"{br}k"], "x.ogg", []),
+    }[chain]
+    return apply_chain_args(x, enc[0], enc[1], enc[2], tmpdir)
+
+
+def apply_chain_args(x: np.ndarray, enc_args: list, encoded_name, dec_in_args: list, tmpdir: Path) -> np.ndarray:
+    """Encodes x (16 kHz f32) with ffmpeg `enc_args` into `encoded_name` and decodes it back to
+    16 kHz; with encoded_name None, `enc_args` is a filter applied in one pass. The output is
+    aligned to x (codec delay removed by cross-correlation) and fitted to its length."""
     inp = tmpdir / "in.f32"
     x.astype("<f4").tofile(inp)
     base = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "f32le", "-ar", str(SR), "-ac", "1", "-i", str(inp)]
     dec_tail = ["-ac", "1", "-ar", str(SR), "-f", "f32le", "-"]
-    if chain == "none":
-        return x
-    if chain == "band8k":
-        y = np.frombuffer(run(base + ["-af", "aresample=8000,aresample=16000"] + dec_tail[2:]), np.float32)
+    if encoded_name is None:
+        y = np.frombuffer(run(base + enc_args + dec_tail[2:]), np.float32)
     else:
-        enc = {
-            "gsm": (["-ar", "8000", "-c:a", "libgsm", "-f", "gsm"], "x.gsm", ["-f", "gsm", "-ar", "8000"]),
-            "g722": (["-c:a", "g722", "-f", "g722"], "x.g722", ["-f", "g722"]),
-            "mp3": (["-c:a", "libmp3lame", "-b:a", f"{br}k"], "x.mp3", []),
-            "opus": (["-c:a", "libopus", "-b:a", f"{br}k"], "x.ogg", []),
-        }[chain]
-        f = tmpdir / enc[1]
-        run(base + enc[0] + [str(f)])
-        y = np.frombuffer(run(["ffmpeg", "-v", "error", "-nostdin", *enc[2], "-i", str(f)] + dec_tail), np.float32)
+        f = tmpdir / encoded_name
+        run(base + enc_args + [str(f)])
+        y = np.frombuffer(run(["ffmpeg", "-v", "error", "-nostdin", *dec_in_args, "-i", str(f)] + dec_tail), np.float32)
     # Align (codec delay) by cross-correlation on the first 8 s, then fit the length.
     n = min(len(x), len(y), 8 * SR)
     lag = 0

@@ -72,14 +72,23 @@ def main():
     ap.add_argument("--ckpt", default=str(DATA / "ckpt" / "final.pt"))
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--outdir", default=str(OUTDIR), help="model folder to write (default models/audio-deepfake)")
+    ap.add_argument("--data-suffix", default="", help="train{suffix}.npz / val{suffix}.npz (\"_nb\" for the narrowband model)")
+    ap.add_argument("--name", default="discern-audio-lcnn")
+    ap.add_argument("--bandwidth", choices=["wideband", "narrowband"], default="wideband",
+                    help="narrowband: a companion model the analyser uses for telephone-band chunks")
+    ap.add_argument("--companion-of", default=None,
+                    help="narrowband only: name of the main model whose threshold this one is aligned to")
+    ap.add_argument("--align-to", type=float, default=None,
+                    help="narrowband only: shift the logit so the validation EER point lands at this probability "
+                         "(the main model's threshold), so chunk scores of both models share one threshold")
     args = ap.parse_args()
     torch.set_num_threads(2)
     state = torch.load(args.ckpt, map_location="cpu")
     model = LCNN()
     model.load_state_dict(state["model"], strict=False)
     model.eval()
-    tr = np.load(DATA / "audio" / "train.npz")
-    va = np.load(DATA / "audio" / "val.npz")
+    tr = np.load(DATA / "audio" / f"train{args.data_suffix}.npz")
+    va = np.load(DATA / "audio" / f"val{args.data_suffix}.npz")
     rng = np.random.default_rng(0)
     sub = rng.choice(len(tr["x"]), size=min(3000, len(tr["x"])), replace=False)
     emb_tr, _ = embeddings_and_scores(model, tr["x"][np.sort(sub)], 2 * SR)
@@ -92,8 +101,25 @@ def main():
     yv = va["y"].astype(np.int64)
     e1, l1 = embeddings_and_scores(model, va["x"], 2 * SR, offset=0)
     e2, l2 = embeddings_and_scores(model, va["x"], 2 * SR, offset=2 * SR)
-    p = (1 / (1 + np.exp(-l1)) + 1 / (1 + np.exp(-l2))) / 2
+    def file_scores(bias):
+        return (1 / (1 + np.exp(-(l1 + bias))) + 1 / (1 + np.exp(-(l2 + bias)))) / 2
+
+    bias = 0.0
+    if args.align_to is not None:
+        # The EER threshold of the mean chunk probability rises monotonically with the bias.
+        lo, hi = -30.0, 30.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if eer(file_scores(mid), yv)[1] < args.align_to:
+                lo = mid
+            else:
+                hi = mid
+        bias = (lo + hi) / 2
+        print(f"logit bias {bias:.4f} puts the validation EER point at {eer(file_scores(bias), yv)[1]:.4f}")
+    p = file_scores(bias)
     val_eer, thr = eer(p, yv)
+    if args.align_to is not None:
+        thr = args.align_to
     fpr = float(((p >= thr) & (yv == 0)).sum() / (yv == 0).sum())
     fnr = float(((p < thr) & (yv == 1)).sum() / (yv == 1).sum())
     auc = roc_auc(p, yv)
@@ -107,6 +133,7 @@ def main():
     print(f"val EER {val_eer * 100:.2f}% thr {thr:.4f} FPR {fpr:.4f} FNR {fnr:.4f} AUC {auc:.4f} ood99 {ood_thr:.3f}")
 
     model.set_ood(mean, precision)
+    model.logit_bias.fill_(bias)
     model.front.use_fft = False
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +164,7 @@ def main():
     sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     groups = sorted(set(va["group"].tolist()))
     manifest = {
-        "name": "discern-audio-lcnn",
+        "name": args.name,
         "version": args.version,
         "task": "audio-deepfake",
         "file": "model.onnx",
@@ -164,9 +191,18 @@ def main():
         "data_sources": SOURCES,
         "licence": "Apache-2.0",
         "card": "docs/models/audio-deepfake.md",
+        "bandwidth": args.bandwidth,
         "training": {"epochs": int(state.get("epoch", -1)) + 1, "params": int(sum(p.numel() for p in model.parameters())),
                      "script": "training/audio/train.py"},
     }
+    if args.bandwidth == "narrowband":
+        manifest["companion_of"] = args.companion_of or "discern-audio-lcnn"
+        manifest["logit_bias"] = bias
+        manifest["calibration"] = ("telephone-band copy (make_narrowband.py: random band-pass + GSM / G.711 / G.726 / "
+                                   "G.723.1 / 8 kHz PCM) of " + manifest["calibration"] +
+                                   "; logit shifted so that point sits at the main model's threshold")
+        manifest["data_sources"] = SOURCES + [{"name": "ffmpeg telephone codecs (channel simulation, not a source)",
+                                               "licence": "LGPL-2.1+ (ffmpeg)", "class": "channel"}]
     (outdir / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB) sha256 {sha}")
 

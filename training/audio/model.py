@@ -97,6 +97,10 @@ class LCNN(nn.Module):
         self.emb_dim = emb_dim
         self.register_buffer("ood_mean", torch.zeros(emb_dim))
         self.register_buffer("ood_prec_chol", torch.eye(emb_dim))
+        # Added to the logit in the exported graph only: lets a companion model (narrowband) put
+        # its equal-error point at the same probability as the main model, so chunk scores of
+        # both can be averaged against one threshold.
+        self.register_buffer("logit_bias", torch.zeros(()))
         self.export_ood = False
 
     def set_ood(self, mean: np.ndarray, precision: np.ndarray):
@@ -116,7 +120,7 @@ class LCNN(nn.Module):
         logit = self.head(self.drop(F.relu(emb))).squeeze(1)
         if not self.export_ood:
             return logit, emb
-        score = torch.sigmoid(logit)
+        score = torch.sigmoid(logit + self.logit_bias)
         z = torch.matmul(emb - self.ood_mean, self.ood_prec_chol)
         dist = torch.sqrt((z * z).sum(dim=1) / self.emb_dim)
         return score, emb, dist

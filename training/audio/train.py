@@ -90,6 +90,8 @@ def main():
     ap.add_argument("--bs", type=int, default=48)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--out", default=str(DATA / "ckpt"))
+    ap.add_argument("--data-suffix", default="",
+                    help="read train{suffix}.npz / val{suffix}.npz (\"_nb\": the telephone-band copy from make_narrowband.py)")
     ap.add_argument("--telephone-aug", action="store_true",
                     help="band-pass 25%% of crops to a random telephone band (tried for 0.3.0; not in the shipped 0.2.0)")
     args = ap.parse_args()
@@ -100,8 +102,8 @@ def main():
     rng = np.random.default_rng(0)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tr = np.load(DATA / "audio" / "train.npz")
-    va = np.load(DATA / "audio" / "val.npz")
+    tr = np.load(DATA / "audio" / f"train{args.data_suffix}.npz")
+    va = np.load(DATA / "audio" / f"val{args.data_suffix}.npz")
     xtr, ytr = tr["x"], tr["y"].astype(np.float32)
     xva, yva = va["x"], va["y"]
     pos_weight = torch.tensor((ytr == 0).sum() / max(1, (ytr == 1).sum()))

