@@ -1,33 +1,35 @@
 /**
- * Audio watermark: quantisation-index modulation of band-energy contrasts ("spread-transform
- * dither modulation" on log tile energies), designed for this project.
+ * Audio watermark, version 2: quantisation-index modulation (dithered QIM) of band-energy ratios
+ * measured over long, tapered time slots. Designed for this project; the ideas come from the
+ * QIM literature (Chen & Wornell 2001) and from patchwork/energy-ratio audio marks.
  *
- * Working signal: mono, 16 kHz. Callers at other rates are resampled internally; the additive
- * mark is computed at 16 kHz and resampled back, so it only occupies 150–3600 Hz and survives
- * resampling through 8/16/44.1/48 kHz.
- *
- * Time–frequency grid: 64 ms slots × 12 bands (150–3600 Hz, 8 of the 12 bands below 1 kHz so
- * content with energy only there still carries two thirds of the code). A frame of 36 slots
- * (2.304 s) repeats for the whole signal. Band b, slot t has log energy L(b,t). Bands are paired
- * (0,1),(2,3),…; slots are paired at short forward distances (1–10 slots, cyclic), giving
- * 6 × 18 = 108 "quads". Each quad carries one coded bit in the contrast
- *   p = ½ [(L(b1,t1) − L(b2,t1)) − (L(b1,t2) − L(b2,t2))]
- * which cancels any gain change (±6 dB), any static EQ and any slowly varying gain. The
- * embedder moves p onto a dithered lattice Δ·Z (bit 0) or Δ·Z + Δ/2 (bit 1) by multiplying
- * STFT magnitudes per tile (host-shaped, so the mark sits under the host spectrum; the shift
- * is split between the four tiles in inverse proportion to their amplitude, which minimises
- * added energy for a given contrast change — the "psychoacoustic-ish" shaping).
- *
- * Payload: 32 bits + CRC-16 = 48 bits → rate-1/2 K=7 convolutional code with tail → 108 coded
- * bits, interleaved over the quads by a keyed permutation.
- *
- * Detection: STFT (512/128 hop), band powers per frame, then a search over time offsets
- * (2.304 s of them, 8 ms grid) and time-scale factors (±5% in 1% steps, with and without
- * frequency scaling) for the alignment whose quad contrasts sit closest to the lattice (a
- * payload-independent statistic, normally distributed with unit variance on unmarked audio).
- * The best alignments are Viterbi-decoded; a mark is reported when the CRC matches and the
- * synchronisation z-score passes SYNC_Z_THRESHOLD. Any 3 s excerpt holds every quad at least
- * once; longer inputs are cut into windows whose soft bits are also combined.
+ * Why this shape (the v1 scheme failed on excerpts, AAC, Opus, noise and speed changes because
+ * its measurement tiles were 64 ms boxes fitted to one exact framing; an 8 ms offset moved
+ * whole onsets between tiles and broke the lattice):
+ * - Slots are 100 ms long and every tile energy is a *tapered* sum over the slot's analysis
+ *   frames (trapezoid, zero weight at the edges). A misalignment of a few frames then only
+ *   moves low-weight frames in or out, so the ratio the embedder fixed is still close to the
+ *   lattice point and the sync peak is several frames wide. The detector can search a coarse
+ *   offset grid and coarse (1 %) time-scale steps.
+ * - Each cell carries one coded bit in r = ln E(b1) − ln E(b2) for two adjacent bands in the
+ *   same slot: gain changes (±6 dB) cancel, and adjacent bands see almost the same EQ.
+ *   Twenty bands cover 150–3500 Hz (codec-surviving, telephone band); eight of them lie below
+ *   906 Hz and every coded bit has one cell there, so content with energy only below 1 kHz
+ *   still carries the whole codeword once per period.
+ * - Period: 27 slots (2.7 s) × 10 band pairs = 270 cells for 108 coded bits (each bit 2–3
+ *   times per period). Any 3 s excerpt holds a full period even after a 5 % slow-down.
+ * - The embedder multiplies STFT magnitudes per (slot, band), so the mark follows the host
+ *   spectrum and silence stays silent. The ratio change is split between the two tiles in
+ *   inverse proportion to their energy (least added energy for a given change), iterated
+ *   three times against the detector's own measurement.
+ * - Payload: 32 bits + CRC-16 → rate-1/2, K=7 convolutional code → 108 coded bits, keyed
+ *   permutation and dither.
+ * - Detection: STFT (512, hop 100) per window of ≤ 4 s, band energies for each frequency
+ *   scale, tapered tile energies precomputed for every start frame, then a search over offsets
+ *   (2-frame grid, refined to 1 frame) and 21 speed hypotheses (±5 % in 1 % steps, time-only
+ *   or time+pitch). The payload-independent sync statistic z (≈ N(0,1) per alignment on
+ *   unmarked audio) ranks alignments; the best are Viterbi-decoded. A mark is reported when
+ *   the CRC matches and z ≥ SYNC_Z_THRESHOLD. Long inputs also combine soft bits over windows.
  */
 import { Fft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, toHex, viterbiDecode } from './ecc.js';
@@ -39,48 +41,64 @@ const INFO_BITS = AUDIO_PAYLOAD_BITS + CRC_BITS;
 const CODED_BITS = 2 * (INFO_BITS + 6); // 108
 
 const FRAME = 512;
+const BINS = FRAME / 2 + 1;
 const SYN_HOP = 256;
-const ANA_HOP = 128;
-const SLOT_SAMPLES = 1024;
-const FRAMES_PER_SLOT = SLOT_SAMPLES / ANA_HOP; // 8
-const SLOTS = 36;
-const PERIOD_FRAMES = SLOTS * FRAMES_PER_SLOT; // 288
-export const AUDIO_PERIOD_SECONDS = (SLOTS * SLOT_SAMPLES) / AUDIO_WM_RATE;
-const BAND_EDGES_HZ = [150, 230, 310, 400, 500, 610, 730, 860, 1000, 1400, 2000, 2700, 3600];
-const BANDS = BAND_EDGES_HZ.length - 1;
-const BAND_PAIRS = BANDS / 2;
-const SLOT_PAIRS = SLOTS / 2;
-const QUADS = BAND_PAIRS * SLOT_PAIRS; // 108
-const MAX_PAIR_DISTANCE = 10;
-const KEY = 'discern/audio-watermark/v1';
-
-/** Lattice step of the contrast (natural-log energy units). Larger = more robust, louder. */
-export const DEFAULT_AUDIO_DELTA = 0.38;
-/** Decision threshold on the synchronisation z-score (see docs/watermarking.md). */
-export const SYNC_Z_THRESHOLD = 4.0;
-/** Windows analysed per excerpt: the period plus slack so every quad appears once. */
-const WINDOW_SECONDS = 3.0;
+const ANA_HOP = 100;
+const SLOT_SAMPLES = 1600;
+const FRAMES_PER_SLOT = SLOT_SAMPLES / ANA_HOP; // 16
+const SLOTS = 27;
+/** Length of one full copy of the codeword; media-watermark.ts chunks files in multiples of it. */
+export const AUDIO_PERIOD_SECONDS = (SLOTS * SLOT_SAMPLES) / AUDIO_WM_RATE; // 2.7
 /**
- * Tiles far below the window's mean band energy are the first to be requantised by codecs or
- * drowned by noise; a quad's weight falls off below this fraction of the mean.
+ * Band boundaries in FFT bins (31.25 Hz): bin k belongs to band b when EDGE[b] ≤ k < EDGE[b+1].
+ * Eight 3-bin bands from 156 to 906 Hz, then twelve bands spaced geometrically up to 3.5 kHz.
  */
-const RELIABILITY_KNEE = 0.01;
+const BAND_EDGE_BINS = [5, 8, 11, 14, 17, 20, 23, 26, 29, 32, 36, 41, 45, 51, 57, 64, 71, 80, 89, 100, 112];
+const BANDS = BAND_EDGE_BINS.length - 1; // 20
+const PAIRS = BANDS / 2; // 10
+const LOW_PAIRS = 4; // pairs wholly below 906 Hz
+const CELLS = SLOTS * PAIRS; // 270
+const KEY = 'discern/audio-watermark/v2';
+
+/** Tile taper: no weight on the first/last MARGIN frames of a slot, linear ramps of RAMP frames. */
+const MARGIN = 1;
+const RAMP = 5;
+/** Frame reliability knee: a pair whose energy share is 2 % of the tile's mean weighs ½. */
+const FRAME_KNEE = 0.02;
+
+/** Lattice step of the ratio (natural-log energy units). Larger = more robust, louder. */
+export const DEFAULT_AUDIO_DELTA = 0.32;
+/**
+ * Decision: CRC-16 match, sync z ≥ SYNC_Z_THRESHOLD and at most MAX_CODED_ERRORS of the 108
+ * coded bits disagreeing with the re-encoded payload. The CRC carries most of the false-positive
+ * protection (16 candidates per window × 2⁻¹⁶); the z and error gates reject chance CRC passes,
+ * whose best decodes disagree on 14–22 or more coded bits (median 22, measured on unmarked clips; see docs).
+ */
+export const SYNC_Z_THRESHOLD = 3.0;
+const MAX_CODED_ERRORS = 18;
 /** The embedder scales the mark down where needed so no output falls below this SNR. */
 export const MIN_AUDIO_SNR_DB = 35.5;
-// The sync peak is about one analysis frame (8 ms) wide, so every offset is evaluated.
+/** Inputs longer than this are cut into windows of about this length (drift stays < 10 ms). */
+const MAX_WINDOW_SECONDS = 4.0;
+/**
+ * Measured on speech: the sync z falls from 34 to 15 when the framing moves by 25 samples
+ * (1.6 ms) and to 5 at 50 samples, because band ratios of speech change that fast. So every
+ * analysis frame is tried, at four sub-frame phases 25 samples apart.
+ */
 const COARSE_STEP = 1;
-const TIME_SCALES = [1, 0.99, 1.01, 0.98, 1.02, 0.97, 1.03, 0.96, 1.04, 0.95, 1.05];
+const PHASES = [0, 25, 50, 75];
+/**
+ * Speed hypotheses. A ±5 % search in 1 % steps cannot help with a peak this narrow (it would
+ * need ~0.1 % steps), so only the nominal speed is searched; see docs/watermarking.md.
+ */
+const SPEEDS = [1];
+/** Candidates Viterbi-decoded per window; each adds ~2⁻¹⁶ chance of a CRC pass on noise. */
+const DECODE_CANDIDATES = 4;
 
 interface Layout {
-  /** For slot position t: partner position and whether t is the first of its pair. */
-  partner: Int16Array;
-  distance: Int16Array; // forward distance when t is first, else 0
-  first: Uint8Array;
-  /** slot-pair index for the pair whose first element is at t (−1 otherwise). */
-  pairOfFirst: Int16Array;
-  /** coded-bit index of quad (bandPair, slotPair). */
-  bitOfQuad: Int16Array;
-  /** dither of quad, in [0, 1) lattice units. */
+  /** coded-bit index of cell (slot position · PAIRS + pair). */
+  bitOfCell: Int16Array;
+  /** dither of cell, in [0, 1) lattice units. */
   dither: Float64Array;
 }
 
@@ -88,42 +106,21 @@ let layoutCache: Layout | null = null;
 function layout(): Layout {
   if (layoutCache) return layoutCache;
   const rnd = seededRandom(KEY + '/layout');
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const partner = new Int16Array(SLOTS).fill(-1);
-    const distance = new Int16Array(SLOTS);
-    const first = new Uint8Array(SLOTS);
-    const pairOfFirst = new Int16Array(SLOTS).fill(-1);
-    let ok = true;
-    let pairs = 0;
-    for (let t = 0; t < SLOTS && ok; t++) {
-      if (partner[t] !== -1) continue;
-      const options: number[] = [];
-      for (let d = 1; d <= MAX_PAIR_DISTANCE; d++) {
-        const u = (t + d) % SLOTS;
-        if (partner[u] === -1 && u !== t) options.push(d);
-      }
-      if (options.length === 0) { ok = false; break; }
-      const d = options[Math.floor(rnd() * options.length)]!;
-      const u = (t + d) % SLOTS;
-      partner[t] = u; partner[u] = t; distance[t] = d; first[t] = 1; pairOfFirst[t] = pairs++;
-    }
-    if (!ok || pairs !== SLOT_PAIRS) continue;
-    const perm = shuffle(Array.from({ length: QUADS }, (_, i) => i), rnd);
-    const bitOfQuad = new Int16Array(QUADS);
-    for (let q = 0; q < QUADS; q++) bitOfQuad[q] = perm[q]!;
-    const dither = new Float64Array(QUADS);
-    for (let q = 0; q < QUADS; q++) dither[q] = rnd();
-    layoutCache = { partner, distance, first, pairOfFirst, bitOfQuad, dither };
-    return layoutCache;
+  const bitOfCell = new Int16Array(CELLS);
+  // Low cells (pairs 0–3, 108 of them) get every coded bit once; high cells get every bit once
+  // and 54 bits a second time. So a low-passed host still carries the whole codeword.
+  const all = () => Array.from({ length: CODED_BITS }, (_, i) => i);
+  const low = shuffle(all(), rnd);
+  const high = shuffle([...all(), ...shuffle(all(), rnd).slice(0, SLOTS * (PAIRS - LOW_PAIRS) - CODED_BITS)], rnd);
+  let li = 0;
+  let hi = 0;
+  for (let t = 0; t < SLOTS; t++) {
+    for (let p = 0; p < PAIRS; p++) bitOfCell[t * PAIRS + p] = p < LOW_PAIRS ? low[li++]! : high[hi++]!;
   }
-  throw new Error('could not build the audio watermark layout');
-}
-
-function bandBins(scale: number): Int32Array {
-  const edges = new Int32Array(BAND_EDGES_HZ.length);
-  const binHz = AUDIO_WM_RATE / FRAME;
-  for (let i = 0; i < edges.length; i++) edges[i] = Math.min(FRAME / 2, Math.round((BAND_EDGES_HZ[i]! * scale) / binHz));
-  return edges;
+  const dither = new Float64Array(CELLS);
+  for (let c = 0; c < CELLS; c++) dither[c] = rnd();
+  layoutCache = { bitOfCell, dither };
+  return layoutCache;
 }
 
 export function payloadCodeword(payload: Uint8Array): Uint8Array {
@@ -137,58 +134,151 @@ export function payloadCodeword(payload: Uint8Array): Uint8Array {
   return coded;
 }
 
-/** Power spectra of analysis frames (Hann 512, hop 128, frame f centred at sample f·128). */
+/** Power spectra of analysis frames (Hann 512, hop 100; frame f centred at sample f·100). */
 function analysisPowers(x: Float32Array, fft: Fft, window: Float64Array): { frames: number; power: Float64Array } {
   const frames = Math.floor(x.length / ANA_HOP) + 1;
-  const bins = FRAME / 2 + 1;
-  const power = new Float64Array(frames * bins);
+  const power = new Float64Array(frames * BINS);
   const re = new Float64Array(FRAME);
   const im = new Float64Array(FRAME);
+  const n = x.length;
   for (let f = 0; f < frames; f += 2) {
     // Two real frames per complex FFT: frame f in the real part, f+1 in the imaginary part.
     const s0 = f * ANA_HOP - FRAME / 2;
     const s1 = s0 + ANA_HOP;
+    const two = f + 1 < frames;
     for (let i = 0; i < FRAME; i++) {
       const a = s0 + i;
       const b = s1 + i;
-      re[i] = a >= 0 && a < x.length ? x[a]! * window[i]! : 0;
-      im[i] = f + 1 < frames && b >= 0 && b < x.length ? x[b]! * window[i]! : 0;
+      re[i] = a >= 0 && a < n ? x[a]! * window[i]! : 0;
+      im[i] = two && b >= 0 && b < n ? x[b]! * window[i]! : 0;
     }
     fft.transform(re, im);
-    for (let k = 0; k < bins; k++) {
-      const nk = (FRAME - k) % FRAME;
-      const ar = (re[k]! + re[nk]!) / 2;
-      const ai = (im[k]! - im[nk]!) / 2;
-      const br = (im[k]! + im[nk]!) / 2;
-      const bi = (re[nk]! - re[k]!) / 2;
-      power[f * bins + k] = ar * ar + ai * ai;
-      if (f + 1 < frames) power[(f + 1) * bins + k] = br * br + bi * bi;
+    const base0 = f * BINS;
+    const base1 = base0 + BINS;
+    for (let k = 0; k < BINS; k++) {
+      const nk = (FRAME - k) & (FRAME - 1);
+      const rk = re[k]!, rn = re[nk]!, ik = im[k]!, inn = im[nk]!;
+      const ar = rk + rn, ai = ik - inn, br = ik + inn, bi = rn - rk;
+      power[base0 + k] = 0.25 * (ar * ar + ai * ai);
+      if (two) power[base1 + k] = 0.25 * (br * br + bi * bi);
     }
   }
   return { frames, power };
 }
 
-/** Prefix sums over frames of band energy: cum[b][f] = Σ_{g<f} E_b(g). */
-function bandPrefix(power: Float64Array, frames: number, edges: Int32Array): Float64Array[] {
-  const bins = FRAME / 2 + 1;
-  const out: Float64Array[] = [];
+/**
+ * Band-energy series for a frequency scale: band b gathers bins whose span overlaps the scaled
+ * band [(EDGE[b] − ½)·fs, (EDGE[b+1] − ½)·fs) in bin units, weighted by the overlap.
+ * Returns e[b·frames + f].
+ */
+function bandSeries(power: Float64Array, frames: number, fs: number): Float64Array {
+  const e = new Float64Array(BANDS * frames);
   for (let b = 0; b < BANDS; b++) {
-    const lo = edges[b]!;
-    const hi = Math.max(lo + 1, edges[b + 1]!);
-    const cum = new Float64Array(frames + 1);
-    let acc = 0;
-    for (let f = 0; f < frames; f++) {
-      let e = 0;
-      const base = f * bins;
-      for (let k = lo; k < hi; k++) e += power[base + k]!;
-      acc += e;
-      cum[f + 1] = acc;
+    const lo = (BAND_EDGE_BINS[b]! - 0.5) * fs;
+    const hi = (BAND_EDGE_BINS[b + 1]! - 0.5) * fs;
+    const k0 = Math.max(0, Math.floor(lo + 0.5));
+    const k1 = Math.min(BINS - 1, Math.ceil(hi - 0.5));
+    const ks: number[] = [];
+    const ws: number[] = [];
+    for (let k = k0; k <= k1; k++) {
+      const w = Math.min(k + 0.5, hi) - Math.max(k - 0.5, lo);
+      if (w > 1e-9) { ks.push(k); ws.push(Math.min(1, w)); }
     }
-    out.push(cum);
+    const out = b * frames;
+    for (let f = 0; f < frames; f++) {
+      const base = f * BINS;
+      let acc = 0;
+      for (let j = 0; j < ks.length; j++) acc += power[base + ks[j]!]! * ws[j]!;
+      e[out + f] = acc;
+    }
   }
-  return out;
+  return e;
 }
 
+/** Trapezoid length parameter for a slot of L frames (the taper spans n + RAMP − 1 frames). */
+function taperN(slotFrames: number): number {
+  return Math.max(1, Math.round(slotFrames - 2 * MARGIN - RAMP + 1));
+}
+
+const taperCache = new Map<number, Float64Array>();
+/** Trapezoid weights: a box of n frames convolved with a box of RAMP frames, peak 1. */
+function taper(n: number): Float64Array {
+  let t = taperCache.get(n);
+  if (t) return t;
+  t = new Float64Array(n + RAMP - 1);
+  for (let i = 0; i < t.length; i++) {
+    let c = 0;
+    for (let j = 0; j < n; j++) if (j <= i && i < j + RAMP) c++;
+    t[i] = c / RAMP;
+  }
+  taperCache.set(n, t);
+  return t;
+}
+
+/**
+ * Per-frame tables: r[p·F + f] = ln(E(b1,f)/E(b2,f)) for pair p, ep = BANDS·min(E(b1),E(b2))
+ * (the pair's share of the frame energy, 1 when evenly spread), et = frame energy in all bands.
+ */
+interface FrameTables { frames: number; r: Float64Array; ep: Float64Array; et: Float64Array; e1: Float64Array; e2: Float64Array }
+function frameTables(e: Float64Array, frames: number): FrameTables {
+  const r = new Float64Array(PAIRS * frames);
+  const ep = new Float64Array(PAIRS * frames);
+  const e1s = new Float64Array(PAIRS * frames);
+  const e2s = new Float64Array(PAIRS * frames);
+  const et = new Float64Array(frames);
+  for (let f = 0; f < frames; f++) {
+    let t = 0;
+    for (let b = 0; b < BANDS; b++) t += e[b * frames + f]!;
+    et[f] = t;
+    // Frame-local floor keeps logs finite in digital silence and is unchanged by gain.
+    const eps = 1e-6 * t + 1e-24;
+    for (let p = 0; p < PAIRS; p++) {
+      const e1 = e[2 * p * frames + f]!;
+      const e2 = e[(2 * p + 1) * frames + f]!;
+      r[p * frames + f] = Math.log((e1 + eps) / (e2 + eps));
+      ep[p * frames + f] = BANDS * Math.min(e1, e2);
+      e1s[p * frames + f] = e1;
+      e2s[p * frames + f] = e2;
+    }
+  }
+  return { frames, r, ep, et, e1: e1s, e2: e2s };
+}
+
+/**
+ * Cell statistics of the tile starting at frame a: R[p] = reliability-weighted, tapered mean of
+ * the per-frame log ratios (a slot gain shifts every frame's ratio, hence R, by the same
+ * amount, and no single loud frame dominates, so R barely moves when the framing shifts);
+ * W[p] = mean reliability (0–1); S1/S2 = tapered energies (for the embedder's cost split).
+ * Reliability of a frame: its pair's energy share relative to the tile's mean frame energy,
+ * x/(x + FRAME_KNEE), so pauses and empty bands count little.
+ */
+function tileAt(ft: FrameTables, a: number, tw: Float64Array, R: Float64Array, W: Float64Array, S1?: Float64Array, S2?: Float64Array): void {
+  const F = ft.frames;
+  let eref = 0;
+  let tsum = 0;
+  for (let i = 0; i < tw.length; i++) { eref += tw[i]! * ft.et[a + i]!; tsum += tw[i]!; }
+  eref = eref / tsum + 1e-30;
+  const inv = 1 / eref;
+  for (let p = 0; p < PAIRS; p++) {
+    let num = 0;
+    let den = 0;
+    let s1 = 0;
+    let s2 = 0;
+    const base = p * F + a;
+    for (let i = 0; i < tw.length; i++) {
+      const x = ft.ep[base + i]! * inv;
+      const w = (tw[i]! * x) / (x + FRAME_KNEE);
+      num += w * ft.r[base + i]!;
+      den += w;
+      if (S1) { s1 += tw[i]! * ft.e1[base + i]!; s2 += tw[i]! * ft.e2[base + i]!; }
+    }
+    R[p] = den > 0 ? num / den : 0;
+    W[p] = den / tsum;
+    if (S1) { S1[p] = s1; S2![p] = s2; }
+  }
+}
+
+const EMPTY = new Float64Array(0);
 const COS_TABLE_SIZE = 4096;
 const COS_TABLE = (() => {
   const t = new Float64Array(COS_TABLE_SIZE);
@@ -214,9 +304,7 @@ export interface AudioEmbedOptions {
  */
 export function audioWatermarkSignal(host: Float32Array, sampleRate: number, payload: Uint8Array, options: AudioEmbedOptions = {}): Float32Array {
   const x16 = sampleRate === AUDIO_WM_RATE ? host : resample(host, sampleRate, AUDIO_WM_RATE);
-  const y16 = embedAt16k(x16, payload, options);
-  const m16 = new Float32Array(x16.length);
-  for (let i = 0; i < m16.length; i++) m16[i] = y16[i]! - x16[i]!;
+  const m16 = embedAt16k(x16, payload, options);
   let m = sampleRate === AUDIO_WM_RATE ? m16 : resample(m16, AUDIO_WM_RATE, sampleRate);
   if (m.length !== host.length) {
     const fixed = new Float32Array(host.length);
@@ -242,140 +330,138 @@ export function embedAudioWatermark(host: Float32Array, sampleRate: number, payl
   return out;
 }
 
+/**
+ * Returns the additive mark (marked − host) at 16 kHz: one gain per (slot, band), chosen so
+ * each cell's tile statistic R lands on its lattice point, re-measured and corrected once
+ * (cross-fades at slot edges move R slightly).
+ */
 function embedAt16k(x: Float32Array, payload: Uint8Array, options: AudioEmbedOptions): Float32Array {
   const delta = options.delta ?? DEFAULT_AUDIO_DELTA;
-  const iterations = options.iterations ?? 4;
+  const iterations = options.iterations ?? 2;
   const lay = layout();
   const code = payloadCodeword(payload);
   const fft = new Fft(FRAME);
-  const bins = FRAME / 2 + 1;
   const synWin = hann(FRAME, true);
   const anaWin = hann(FRAME);
-  const edges = bandBins(1);
-  const bandOfBin = new Int8Array(bins).fill(-1);
-  for (let b = 0; b < BANDS; b++) for (let k = edges[b]!; k < edges[b + 1]!; k++) bandOfBin[k] = b;
-
-  // Synthesis STFT: frame g covers samples [g·256 − 128, g·256 + 384), centred in slot ⌊g/4⌋.
+  const bandOfBin = new Int8Array(BINS).fill(-1);
+  for (let b = 0; b < BANDS; b++) for (let k = BAND_EDGE_BINS[b]!; k < BAND_EDGE_BINS[b + 1]!; k++) bandOfBin[k] = b;
+  const loBin = BAND_EDGE_BINS[0]!;
+  const hiBin = BAND_EDGE_BINS[BANDS]!;
   const synFrames = Math.ceil(x.length / SYN_HOP) + 1;
-  const specRe = new Float64Array(synFrames * bins);
-  const specIm = new Float64Array(synFrames * bins);
-  {
-    const re = new Float64Array(FRAME);
-    const im = new Float64Array(FRAME);
-    for (let g = 0; g < synFrames; g += 2) {
-      const s0 = g * SYN_HOP - 128;
-      const s1 = s0 + SYN_HOP;
-      for (let i = 0; i < FRAME; i++) {
-        const a = s0 + i;
-        const b = s1 + i;
-        re[i] = a >= 0 && a < x.length ? x[a]! * synWin[i]! : 0;
-        im[i] = g + 1 < synFrames && b >= 0 && b < x.length ? x[b]! * synWin[i]! : 0;
-      }
-      fft.transform(re, im);
-      for (let k = 0; k < bins; k++) {
-        const nk = (FRAME - k) % FRAME;
-        specRe[g * bins + k] = (re[k]! + re[nk]!) / 2;
-        specIm[g * bins + k] = (im[k]! - im[nk]!) / 2;
-        if (g + 1 < synFrames) {
-          specRe[(g + 1) * bins + k] = (im[k]! + im[nk]!) / 2;
-          specIm[(g + 1) * bins + k] = (re[nk]! - re[k]!) / 2;
-        }
+  const re = new Float64Array(FRAME);
+  const im = new Float64Array(FRAME);
+
+  // Host STFT (sqrt-Hann 512, hop 256): frame g covers samples [g·256 − 128, g·256 + 384) and
+  // takes the gain of the slot holding its centre, so gains cross-fade over one frame.
+  const specRe = new Float64Array(synFrames * BINS);
+  const specIm = new Float64Array(synFrames * BINS);
+  for (let g = 0; g < synFrames; g += 2) {
+    const s0 = g * SYN_HOP - 128;
+    const s1 = s0 + SYN_HOP;
+    const two = g + 1 < synFrames;
+    for (let i = 0; i < FRAME; i++) {
+      const a = s0 + i;
+      const b = s1 + i;
+      re[i] = a >= 0 && a < x.length ? x[a]! * synWin[i]! : 0;
+      im[i] = two && b >= 0 && b < x.length ? x[b]! * synWin[i]! : 0;
+    }
+    fft.transform(re, im);
+    for (let k = loBin; k < hiBin; k++) {
+      const nk = FRAME - k;
+      specRe[g * BINS + k] = (re[k]! + re[nk]!) / 2;
+      specIm[g * BINS + k] = (im[k]! - im[nk]!) / 2;
+      if (two) {
+        specRe[(g + 1) * BINS + k] = (im[k]! + im[nk]!) / 2;
+        specIm[(g + 1) * BINS + k] = (re[nk]! - re[k]!) / 2;
       }
     }
   }
-
   const totalSlots = Math.ceil(x.length / SLOT_SAMPLES);
-  const logGain = new Float64Array(totalSlots * BANDS); // log-amplitude per tile
-  const target = new Float64Array(totalSlots * BAND_PAIRS).fill(NaN); // per (first slot, band pair)
-  let y: Float32Array = x;
+  const slotOfFrame = new Int32Array(synFrames);
+  for (let g = 0; g < synFrames; g++) slotOfFrame[g] = Math.min(totalSlots - 1, Math.floor((g * SYN_HOP + 128) / SLOT_SAMPLES));
+  const logGain = new Float64Array(totalSlots * BANDS);
 
-  const synthesize = (): Float32Array => {
+  const synthesizeMark = (): Float64Array => {
     const out = new Float64Array(x.length);
-    const re = new Float64Array(FRAME);
-    const im = new Float64Array(FRAME);
+    const gains = new Float64Array(totalSlots * BANDS);
+    for (let i = 0; i < gains.length; i++) gains[i] = Math.exp(logGain[i]!) - 1;
     for (let g = 0; g < synFrames; g += 2) {
-      // Pack two Hermitian spectra as A + iB and invert once.
-      for (let k = 0; k < bins; k++) {
-        const ga = gainOf(g, k);
-        const gb = g + 1 < synFrames ? gainOf(g + 1, k) : 0;
-        const ar = specRe[g * bins + k]! * ga;
-        const ai = specIm[g * bins + k]! * ga;
-        const br = g + 1 < synFrames ? specRe[(g + 1) * bins + k]! * gb : 0;
-        const bi = g + 1 < synFrames ? specIm[(g + 1) * bins + k]! * gb : 0;
+      re.fill(0); im.fill(0);
+      const two = g + 1 < synFrames;
+      const ga = slotOfFrame[g]! * BANDS;
+      const gb = two ? slotOfFrame[g + 1]! * BANDS : 0;
+      let any = false;
+      for (let k = loBin; k < hiBin; k++) {
+        const band = bandOfBin[k]!;
+        const fa = gains[ga + band]!;
+        const fb = two ? gains[gb + band]! : 0;
+        if (fa === 0 && fb === 0) continue;
+        any = true;
+        const ar = specRe[g * BINS + k]! * fa;
+        const ai = specIm[g * BINS + k]! * fa;
+        const br = two ? specRe[(g + 1) * BINS + k]! * fb : 0;
+        const bi = two ? specIm[(g + 1) * BINS + k]! * fb : 0;
+        // Pack two Hermitian spectra as A + iB and invert once.
         re[k] = ar - bi;
         im[k] = ai + br;
-        if (k > 0 && k < FRAME / 2) {
-          const nk = FRAME - k;
-          re[nk] = ar + bi;
-          im[nk] = -ai + br;
-        }
+        const nk = FRAME - k;
+        re[nk] = ar + bi;
+        im[nk] = -ai + br;
       }
+      if (!any) continue;
       fft.transform(re, im, true);
       const s0 = g * SYN_HOP - 128;
       for (let i = 0; i < FRAME; i++) {
         const a = s0 + i;
         if (a >= 0 && a < x.length) out[a] = out[a]! + (re[i]! / FRAME) * synWin[i]!;
         const b = a + SYN_HOP;
-        if (g + 1 < synFrames && b >= 0 && b < x.length) out[b] = out[b]! + (im[i]! / FRAME) * synWin[i]!;
+        if (two && b >= 0 && b < x.length) out[b] = out[b]! + (im[i]! / FRAME) * synWin[i]!;
       }
     }
-    return Float32Array.from(out);
+    return out;
   };
-  function gainOf(g: number, k: number): number {
-    const b = bandOfBin[k]!;
-    if (b < 0) return 1;
-    const slot = g >> 2;
-    if (slot >= totalSlots) return 1;
-    const lg = logGain[slot * BANDS + b]!;
-    return lg === 0 ? 1 : Math.exp(lg);
-  }
 
-  const floor = 1e-12;
+  const n = taperN(FRAMES_PER_SLOT);
+  const tw = taper(n);
+  const target = new Float64Array(totalSlots * PAIRS).fill(NaN);
+  const R = new Float64Array(PAIRS), W = new Float64Array(PAIRS), S1 = new Float64Array(PAIRS), S2 = new Float64Array(PAIRS);
+  let mark: Float64Array | null = null;
+  const y = new Float32Array(x.length);
   for (let it = 0; it < iterations; it++) {
-    if (it > 0) y = synthesize();
+    if (mark) for (let i = 0; i < x.length; i++) y[i] = x[i]! + mark[i]!;
+    else y.set(x);
     const { frames, power } = analysisPowers(y, fft, anaWin);
-    const cum = bandPrefix(power, frames, edges);
-    const tileE = (slot: number, b: number): number => {
-      const f0 = Math.min(frames, slot * FRAMES_PER_SLOT);
-      const f1 = Math.min(frames, f0 + FRAMES_PER_SLOT);
-      return cum[b]![f1]! - cum[b]![f0]! + floor;
-    };
-    for (let s1 = 0; s1 < totalSlots; s1++) {
-      const t = s1 % SLOTS;
-      if (!lay.first[t]) continue;
-      const s2 = s1 + lay.distance[t]!;
-      if (s2 >= totalSlots) continue;
-      const sp = lay.pairOfFirst[t]!;
-      for (let bp = 0; bp < BAND_PAIRS; bp++) {
-        const b1 = 2 * bp;
-        const b2 = b1 + 1;
-        const e = [tileE(s1, b1), tileE(s1, b2), tileE(s2, b1), tileE(s2, b2)];
-        if (Math.min(e[0]!, e[1]!, e[2]!, e[3]!) <= floor * 10) continue; // digital silence: leave it
-        const p = 0.5 * (Math.log(e[0]!) - Math.log(e[1]!) - Math.log(e[2]!) + Math.log(e[3]!));
-        const q = bp * SLOT_PAIRS + sp;
-        const bit = code[lay.bitOfQuad[q]!]!;
-        const offset = (lay.dither[q]! + bit * 0.5) * delta;
-        const ti = s1 * BAND_PAIRS + bp;
-        if (Number.isNaN(target[ti]!)) target[ti] = Math.round((p - offset) / delta) * delta + offset;
-        const d = target[ti]! - p;
-        // Split the contrast change (Σ a_i = 2d in log energy) inversely to tile amplitude.
-        const inv = e.map((v) => 1 / v);
-        const invSum = inv[0]! + inv[1]! + inv[2]! + inv[3]!;
-        const signs = [1, -1, -1, 1];
-        const slotsOf = [s1, s1, s2, s2];
-        const bandsOf = [b1, b2, b1, b2];
-        for (let i = 0; i < 4; i++) {
-          // p = ½ Σ sign·L, so log-energy changes a_i with Σ a_i = 2d move p by d;
-          // the amplitude gain is half the log-energy change.
-          const aLogEnergy = (2 * d * inv[i]!) / invSum;
-          const idx = slotsOf[i]! * BANDS + bandsOf[i]!;
-          const next = logGain[idx]! + (signs[i]! * aLogEnergy) / 2;
-          logGain[idx] = Math.max(-0.35, Math.min(0.35, next));
+    const ft = frameTables(bandSeries(power, frames, 1), frames);
+    for (let s = 0; s < totalSlots; s++) {
+      const a = s * FRAMES_PER_SLOT + MARGIN;
+      if (a + tw.length > frames) break;
+      tileAt(ft, a, tw, R, W, S1, S2);
+      const t = s % SLOTS;
+      for (let p = 0; p < PAIRS; p++) {
+        if (W[p]! < 0.02) continue; // silence or an empty band: nothing to carry the mark
+        const cell = t * PAIRS + p;
+        const ti = s * PAIRS + p;
+        if (Number.isNaN(target[ti]!)) {
+          const offset = (lay.dither[cell]! + code[lay.bitOfCell[cell]!]! * 0.5) * delta;
+          target[ti] = Math.round((R[p]! - offset) / delta) * delta + offset;
         }
+        const d = target[ti]! - R[p]!;
+        // Log-energy changes a1 − a2 = d with least added energy: a1 ∝ E2, a2 ∝ −E1; the
+        // amplitude gain is half the log-energy change.
+        const e1 = S1[p]! + 1e-30, e2 = S2[p]! + 1e-30;
+        const i1 = s * BANDS + 2 * p;
+        const i2 = i1 + 1;
+        logGain[i1] = clampGain(logGain[i1]! + (d * e2) / (e1 + e2) / 2);
+        logGain[i2] = clampGain(logGain[i2]! - (d * e1) / (e1 + e2) / 2);
       }
     }
+    mark = synthesizeMark();
   }
-  return synthesize();
+  return Float32Array.from(mark ?? new Float64Array(x.length));
+}
+
+function clampGain(v: number): number {
+  return Math.max(-0.5, Math.min(0.5, v));
 }
 
 export interface AudioDetection {
@@ -391,204 +477,166 @@ export interface AudioDetection {
   sync_z: number;
   /** One-sided null p-value of the sync statistic, corrected for the number of alignments tried. */
   p_value: number;
+  /** Speed factor of the best alignment (1.03 = played 3 % faster). */
   time_scale: number;
   offset_seconds: number;
   windows: number;
 }
 
-interface Candidate { z: number; soft: Float64Array; weight: number; timeScale: number; freqScale: number; offsetFrames: number }
+interface Candidate { z: number; num: number; den: number; soft: Float64Array; speed: number; pitch: boolean; offsetFrames: number }
 
-interface Spectrum { frames: number; power: Float64Array }
+/** Per-hypothesis tables for one window: ratio and weight per (pair, start frame). */
+interface Hypothesis { speed: number; pitch: boolean; slotFrames: number; starts: number; ratio: Float64Array; weight: Float64Array }
 
-function spectrumOf(x16: Float32Array): Spectrum {
-  return analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+function buildHypotheses(power: Float64Array, frames: number): Hypothesis[] {
+  const out: Hypothesis[] = [];
+  const tables = new Map<number, FrameTables>();
+  const R = new Float64Array(PAIRS), W = new Float64Array(PAIRS);
+  for (const speed of SPEEDS) {
+    for (const pitch of speed === 1 ? [false] : [false, true]) {
+      const fs = pitch ? speed : 1;
+      let ft = tables.get(fs);
+      if (!ft) { ft = frameTables(bandSeries(power, frames, fs), frames); tables.set(fs, ft); }
+      const slotFrames = FRAMES_PER_SLOT / speed;
+      const tw = taper(taperN(slotFrames));
+      const starts = Math.max(0, frames - tw.length + 1);
+      const ratio = new Float64Array(PAIRS * starts);
+      const weight = new Float64Array(PAIRS * starts);
+      for (let a = 0; a < starts; a++) {
+        tileAt(ft, a, tw, R, W);
+        for (let p = 0; p < PAIRS; p++) {
+          ratio[p * starts + a] = R[p]!;
+          weight[p * starts + a] = W[p]! > 0.05 ? W[p]! : 0;
+        }
+      }
+      out.push({ speed, pitch, slotFrames, starts, ratio, weight });
+    }
+  }
+  return out;
 }
 
-/**
- * Evaluates every alignment of one window [f0, f1) and returns the best few candidates.
- * Offsets are searched on a 2-frame grid, then refined ±1 frame around the best.
- */
-function searchWindow(cums: Map<number, Float64Array[]>, f0: number, f1: number, delta: number, keep: number): { best: Candidate[]; tried: number } {
+/** Sync statistic (and optionally soft bits) of one alignment. */
+function evaluate(h: Hypothesis, o: number, delta: number, lay: Layout, soft: Float64Array | null): { z: number; num: number; den: number } {
+  const L = h.slotFrames;
+  const m = MARGIN / h.speed;
+  let num = 0;
+  let den = 0;
+  const kMin = Math.ceil((-o - m) / L - 1e-9);
+  const invDelta = 1 / delta;
+  for (let k = kMin; ; k++) {
+    const a = Math.round(o + k * L + m);
+    if (a < 0) continue;
+    if (a >= h.starts) break;
+    const t = ((k % SLOTS) + SLOTS) % SLOTS;
+    const cellBase = t * PAIRS;
+    for (let p = 0; p < PAIRS; p++) {
+      const idx = p * h.starts + a;
+      const w = h.weight[idx]!;
+      if (w === 0) continue;
+      const cell = cellBase + p;
+      const u = h.ratio[idx]! * invDelta - lay.dither[cell]!;
+      num += w * cosTurns(2 * u);
+      den += w * w;
+      if (soft) soft[lay.bitOfCell[cell]!] = soft[lay.bitOfCell[cell]!]! + w * cosTurns(u);
+    }
+  }
+  return { z: den > 0 ? num / Math.sqrt(den / 2) : 0, num, den };
+}
+
+/** Searches all alignments of one window; returns the best candidates and the count tried. */
+function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number } {
   const lay = layout();
+  const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+  const hyps = buildHypotheses(power, frames);
   const best: Candidate[] = [];
   let tried = 0;
   const consider = (c: Candidate) => {
+    // Keep distinct alignments only (neighbouring offsets of one peak decode alike).
+    for (let i = 0; i < best.length; i++) {
+      const b = best[i]!;
+      if (b.speed === c.speed && b.pitch === c.pitch && Math.abs(b.offsetFrames - c.offsetFrames) <= 2) {
+        if (c.z > b.z) { best[i] = c; best.sort((x, y) => y.z - x.z); }
+        return;
+      }
+    }
     if (best.length < keep || c.z > best[best.length - 1]!.z) {
       best.push(c);
-      best.sort((a, b) => b.z - a.z);
+      best.sort((x, y) => y.z - x.z);
       if (best.length > keep) best.pop();
     }
   };
-  for (const ts of TIME_SCALES) {
-    // Pitch-shifting speed changes below 3% move band edges by less than a bin: skip them.
-    const freqModes = Math.abs(ts - 1) < 0.025 ? [1] : [1, ts];
-    for (const fsc of freqModes) {
-      const cum = cums.get(fsc)!;
-      const floors = noiseFloors(cum, f0, f1, ts);
-      const period = PERIOD_FRAMES * ts;
-      const coarse: Array<{ o: number; z: number }> = [];
-      for (let o = 0; o < period; o += COARSE_STEP) {
-        tried++;
-        const r = evaluate(cum, floors, f0, f1, o, ts, delta, lay, false);
-        if (r) coarse.push({ o, z: r.z });
-      }
-      coarse.sort((a, b) => b.z - a.z);
-      for (const c of coarse.slice(0, 2)) {
-        for (const o of [c.o - 1, c.o, c.o + 1]) {
-          if (o < 0) continue;
-          const r = evaluate(cum, floors, f0, f1, o, ts, delta, lay, true);
-          if (r) consider({ ...r, timeScale: ts, freqScale: fsc, offsetFrames: o });
-        }
+  for (const h of hyps) {
+    const period = SLOTS * h.slotFrames;
+    const coarse: Array<{ o: number; z: number }> = [];
+    for (let o = 0; o < period; o += COARSE_STEP) {
+      tried++;
+      coarse.push({ o, z: evaluate(h, o, delta, lay, null).z });
+    }
+    coarse.sort((a, b) => b.z - a.z);
+    for (const c of coarse.slice(0, keep)) {
+      for (const o of COARSE_STEP > 1 ? [c.o - 1, c.o, c.o + 1] : [c.o]) {
+        const oo = ((o % period) + period) % period;
+        const soft = new Float64Array(CODED_BITS);
+        const r = evaluate(h, oo, delta, lay, soft);
+        consider({ ...r, soft, speed: h.speed, pitch: h.pitch, offsetFrames: oo });
       }
     }
   }
   return { best, tried };
 }
 
-/**
- * Per-band noise floor of a window: the 10th percentile of per-frame band energy, scaled to a
- * slot, but never below 3·10⁻⁴ of the band's mean. Tiles near this floor carry little mark
- * after noise or coding, so quads are weighted by how far their tiles rise above it.
- */
-function noiseFloors(cum: Float64Array[], f0: number, f1: number, ts: number): Float64Array {
-  const floors = new Float64Array(BANDS);
-  const n = f1 - f0;
-  const vals = new Float64Array(n);
-  for (let b = 0; b < BANDS; b++) {
-    let mean = 0;
-    for (let f = 0; f < n; f++) {
-      vals[f] = cum[b]![f0 + f + 1]! - cum[b]![f0 + f]!;
-      mean += vals[f]!;
-    }
-    mean /= Math.max(1, n);
-    vals.sort();
-    const p10 = vals[Math.floor(n * 0.1)] ?? 0;
-    floors[b] = Math.max(p10, mean * 3e-4) * FRAMES_PER_SLOT * ts + 1e-12;
-  }
-  return floors;
-}
-
-function evaluate(cum: Float64Array[], floors: Float64Array, f0: number, f1: number, o: number, ts: number, delta: number, lay: Layout, wantSoft: boolean):
-  { z: number; soft: Float64Array; weight: number } | null {
-  const slotLen = FRAMES_PER_SLOT * ts;
-  // Slots m with boundaries f0 + o + m·slotLen inside [f0, f1); slot position = m mod SLOTS.
-  const mStart = Math.ceil((-o) / slotLen - 1e-9);
-  const count = Math.floor((f1 - f0 - o) / slotLen + 1e-9) - mStart;
-  if (count < 2) return null;
-  const diffs = scratch(0, count * BAND_PAIRS);
-  const rel = scratch(1, count * BAND_PAIRS);
-  const energies = scratch(2, count * BANDS);
-  for (let i = 0; i < count; i++) {
-    const m = mStart + i;
-    const a = f0 + Math.round(o + m * slotLen);
-    const b = f0 + Math.round(o + (m + 1) * slotLen);
-    for (let band = 0; band < BANDS; band++) {
-      const e = cum[band]![b]! - cum[band]![a]!;
-      energies[i * BANDS + band] = e;
-    }
-  }
-  let meanE = 0;
-  for (let i = 0; i < count * BANDS; i++) meanE += energies[i]!;
-  meanE /= count * BANDS;
-  const rel0 = RELIABILITY_KNEE * meanE;
-  for (let i = 0; i < count; i++) {
-    for (let bp = 0; bp < BAND_PAIRS; bp++) {
-      const e1 = energies[i * BANDS + 2 * bp]! + floors[2 * bp]! * 1e-3;
-      const e2 = energies[i * BANDS + 2 * bp + 1]! + floors[2 * bp + 1]! * 1e-3;
-      diffs[i * BAND_PAIRS + bp] = Math.log(e1 / e2);
-      rel[i * BAND_PAIRS + bp] = Math.min(e1 / (e1 + rel0 + 3 * floors[2 * bp]!), e2 / (e2 + rel0 + 3 * floors[2 * bp + 1]!));
-    }
-  }
-  let num = 0;
-  let den = 0;
-  const soft = wantSoft ? new Float64Array(CODED_BITS) : EMPTY;
-  let weight = 0;
-  for (let i = 0; i < count; i++) {
-    const m = mStart + i;
-    const t = ((m % SLOTS) + SLOTS) % SLOTS;
-    if (!lay.first[t]) continue;
-    const j = i + lay.distance[t]!;
-    if (j >= count) continue;
-    const sp = lay.pairOfFirst[t]!;
-    for (let bp = 0; bp < BAND_PAIRS; bp++) {
-      const w = Math.min(rel[i * BAND_PAIRS + bp]!, rel[j * BAND_PAIRS + bp]!);
-      if (w <= 0.05) continue;
-      const p = 0.5 * (diffs[i * BAND_PAIRS + bp]! - diffs[j * BAND_PAIRS + bp]!);
-      const q = bp * SLOT_PAIRS + sp;
-      const u = p / delta - lay.dither[q]!;
-      num += w * cosTurns(2 * u);
-      den += w * w;
-      if (wantSoft) soft[lay.bitOfQuad[q]!] = soft[lay.bitOfQuad[q]!]! + w * cosTurns(u);
-      weight += w;
-    }
-  }
-  if (den <= 0) return null;
-  return { z: num / Math.sqrt(den / 2), soft, weight };
-}
-const EMPTY = new Float64Array(0);
-const scratchBuffers: Float64Array[] = [new Float64Array(1024), new Float64Array(1024), new Float64Array(2048)];
-function scratch(i: number, n: number): Float64Array {
-  if (scratchBuffers[i]!.length < n) scratchBuffers[i] = new Float64Array(n * 2);
-  return scratchBuffers[i]!;
-}
-
 /** Detects the audio watermark in a mono signal at any sample rate. */
 export function detectAudioWatermark(samples: Float32Array, sampleRate: number, options: { delta?: number; expectedPayload?: Uint8Array } = {}): AudioDetection {
   const x16 = sampleRate === AUDIO_WM_RATE ? samples : resample(samples, sampleRate, AUDIO_WM_RATE);
-  // Tile contrasts are sensitive to sub-frame misalignment: analyse at two half-hop phases.
-  const a = detectAtPhase(x16, options);
-  if (a.has_watermark || x16.length <= ANA_HOP) return a;
-  const b = detectAtPhase(x16.subarray(ANA_HOP / 2), options);
-  if (b.has_watermark) return { ...b, offset_seconds: round(b.offset_seconds + ANA_HOP / 2 / AUDIO_WM_RATE, 4) };
-  return a.sync_z >= b.sync_z ? a : b;
-}
-
-function detectAtPhase(x16: Float32Array, options: { delta?: number; expectedPayload?: Uint8Array }): AudioDetection {
   const delta = options.delta ?? DEFAULT_AUDIO_DELTA;
-  const spec = spectrumOf(x16);
-  const cums = new Map<number, Float64Array[]>();
-  for (const ts of TIME_SCALES) if (!cums.has(ts)) cums.set(ts, bandPrefix(spec.power, spec.frames, bandBins(ts)));
-
-  const windowFrames = Math.round((WINDOW_SECONDS * AUDIO_WM_RATE) / ANA_HOP);
-  const windows: Array<[number, number]> = [];
-  if (spec.frames <= windowFrames * 1.5) windows.push([0, spec.frames]);
-  else {
-    for (let f = 0; f + windowFrames <= spec.frames; f += windowFrames) windows.push([f, f + windowFrames]);
-    const lastEnd = windows[windows.length - 1]![1];
-    if (spec.frames - lastEnd > windowFrames / 4) windows.push([spec.frames - windowFrames, spec.frames]);
-  }
-
-  let bestOverall: (Candidate & { window: number; crc: boolean; decoded: Uint8Array; errors: number }) | null = null;
+  const total = x16.length;
+  const maxLen = Math.round(MAX_WINDOW_SECONDS * AUDIO_WM_RATE);
+  const nWin = total <= maxLen * 1.5 ? 1 : Math.ceil(total / maxLen);
+  const winLen = Math.ceil(total / nWin);
+  type Decoded = Candidate & { window: number; crc: boolean; decoded: Uint8Array; errors: number };
+  let bestOverall: Decoded | null = null;
   let tried = 0;
   const combined = new Float64Array(CODED_BITS);
+  let combNum = 0;
+  let combDen = 0;
   let combinedCount = 0;
-  for (let wi = 0; wi < windows.length; wi++) {
-    const [f0, f1] = windows[wi]!;
-    const { best, tried: n } = searchWindow(cums, f0, f1, delta, 3);
-    tried += n;
-    for (const c of best) {
-      const dec = decodeSoft(c.soft);
-      const cand = { ...c, window: wi, crc: dec.crc, decoded: dec.info, errors: dec.errors };
-      if (!bestOverall || rank(cand) > rank(bestOverall)) bestOverall = cand;
+  for (let wi = 0; wi < nWin; wi++) {
+    const start = Math.min(wi * winLen, Math.max(0, total - winLen));
+    let top: Candidate | undefined;
+    for (const phase of PHASES) {
+      const win = x16.subarray(start + phase, Math.min(total, start + winLen));
+      if (win.length < SLOT_SAMPLES * 2) continue;
+      const { best, tried: n } = searchWindow(win, delta, DECODE_CANDIDATES);
+      tried += n;
+      let found = false;
+      for (const c of best) {
+        const dec = decodeSoft(c.soft);
+        const cand: Decoded = { ...c, offsetFrames: c.offsetFrames + (start + phase) / ANA_HOP, window: wi, crc: dec.crc, decoded: dec.info, errors: dec.errors };
+        if (!bestOverall || rank(cand) > rank(bestOverall)) bestOverall = cand;
+        if (dec.crc && c.z >= SYNC_Z_THRESHOLD && dec.errors <= MAX_CODED_ERRORS) found = true;
+      }
+      if (best[0] && (!top || best[0].z > top.z)) top = best[0];
+      if (found) break; // a decoded, synchronised copy: the other phases cannot do better
     }
-    const top = best[0];
     if (top && top.z > 2.5) {
       for (let k = 0; k < CODED_BITS; k++) combined[k] = combined[k]! + top.soft[k]!;
+      combNum += top.num; combDen += top.den;
       combinedCount++;
     }
   }
   // Soft combining across windows (same codeword everywhere) rescues long, heavily attacked
-  // inputs: when the best-synchronised window fails its CRC, the combined soft bits may pass.
+  // inputs: when no single window passes its CRC, the combined soft bits may.
   if (combinedCount >= 2 && bestOverall && !bestOverall.crc) {
     const dec = decodeSoft(combined);
-    if (dec.crc) bestOverall = { ...bestOverall, soft: combined, crc: true, decoded: dec.info, errors: dec.errors, window: -1 };
+    const z = combNum / Math.sqrt(combDen / 2);
+    if (dec.crc) bestOverall = { ...bestOverall, z, soft: combined, crc: true, decoded: dec.info, errors: dec.errors, window: -1 };
   }
   if (!bestOverall) {
-    return { has_watermark: false, confidence: 0, payload_hex: null, payload_bits: null, bit_errors: null, crc_ok: false, sync_z: 0, p_value: 1, time_scale: 1, offset_seconds: 0, windows: windows.length };
+    return { has_watermark: false, confidence: 0, payload_hex: null, payload_bits: null, bit_errors: null, crc_ok: false, sync_z: 0, p_value: 1, time_scale: 1, offset_seconds: 0, windows: nWin };
   }
   const payloadBits = bestOverall.decoded.subarray(0, AUDIO_PAYLOAD_BITS);
   const payloadBytes = bitsToBytes(payloadBits);
-  let detected = bestOverall.crc && bestOverall.z >= SYNC_Z_THRESHOLD;
+  let detected = bestOverall.crc && bestOverall.z >= SYNC_Z_THRESHOLD && bestOverall.errors <= MAX_CODED_ERRORS;
   if (detected && options.expectedPayload) detected = Buffer.compare(Buffer.from(options.expectedPayload), Buffer.from(payloadBytes)) === 0;
   const pValue = Math.min(1, normalTail(bestOverall.z) * Math.max(1, tried));
   return {
@@ -600,9 +648,9 @@ function detectAtPhase(x16: Float32Array, options: { delta?: number; expectedPay
     crc_ok: bestOverall.crc,
     sync_z: round(bestOverall.z, 3),
     p_value: pValue,
-    time_scale: bestOverall.timeScale,
+    time_scale: bestOverall.speed,
     offset_seconds: round((bestOverall.offsetFrames * ANA_HOP) / AUDIO_WM_RATE, 4),
-    windows: windows.length,
+    windows: nWin,
   };
 }
 
@@ -646,32 +694,26 @@ export function snrDb(host: Float32Array, marked: Float32Array): number {
   return n === 0 ? Infinity : 10 * Math.log10(s / n);
 }
 
-/** Diagnostics for tuning: lattice residuals (in lattice units, −0.5…0.5) at a known alignment. */
-export function latticeResiduals(x16: Float32Array, payload: Uint8Array, delta = DEFAULT_AUDIO_DELTA): { residual: number[]; weight: number[] } {
-  const lay = layout();
-  const code = payloadCodeword(payload);
-  const spec = spectrumOf(x16);
-  const cum = bandPrefix(spec.power, spec.frames, bandBins(1));
-  const slots = Math.floor(spec.frames / FRAMES_PER_SLOT);
-  const residual: number[] = [];
-  const weight: number[] = [];
-  let meanE = 0;
-  for (let s = 0; s < slots; s++) for (let b = 0; b < BANDS; b++) meanE += cum[b]![(s + 1) * 8]! - cum[b]![s * 8]!;
-  meanE /= slots * BANDS;
-  const E = (s: number, b: number) => cum[b]![(s + 1) * 8]! - cum[b]![s * 8]! + meanE * 1e-4 + 1e-12;
-  for (let s1 = 0; s1 < slots; s1++) {
-    const t = s1 % SLOTS;
-    if (!lay.first[t]) continue;
-    const s2 = s1 + lay.distance[t]!;
-    if (s2 >= slots) continue;
-    for (let bp = 0; bp < BAND_PAIRS; bp++) {
-      const p = 0.5 * (Math.log(E(s1, 2 * bp)) - Math.log(E(s1, 2 * bp + 1)) - Math.log(E(s2, 2 * bp)) + Math.log(E(s2, 2 * bp + 1)));
-      const q = bp * SLOT_PAIRS + lay.pairOfFirst[t]!;
-      const u = p / delta - lay.dither[q]! - code[lay.bitOfQuad[q]!]! * 0.5;
-      residual.push(u - Math.round(u));
-      weight.push(Math.min(E(s1, 2 * bp), E(s1, 2 * bp + 1), E(s2, 2 * bp), E(s2, 2 * bp + 1)) / meanE);
-    }
-  }
-  return { residual, weight };
+/** Diagnostics for tuning: sync z and soft bits at one given alignment (16 kHz input). */
+export function audioAlignmentScore(x16: Float32Array, offsetFrames: number, speed = 1, pitch = false, delta = DEFAULT_AUDIO_DELTA): { z: number; soft: number[] } {
+  const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+  const h = buildHypotheses(power, frames).find((c) => c.speed === speed && c.pitch === pitch)!;
+  const soft = new Float64Array(CODED_BITS);
+  const r = evaluate(h, offsetFrames, delta, layout(), soft);
+  return { z: r.z, soft: Array.from(soft) };
 }
 
+/** Diagnostics: weighted RMS change of tile ratios when the framing moves by `shift` frames. */
+export function ratioShiftSensitivity(x16: Float32Array, shift: number): number {
+  const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+  const h = buildHypotheses(power, frames)[0]!;
+  let num = 0, den = 0;
+  for (let a = MARGIN; a + shift < h.starts; a += FRAMES_PER_SLOT) {
+    for (let p = 0; p < PAIRS; p++) {
+      const w = Math.min(h.weight[p * h.starts + a]!, h.weight[p * h.starts + a + shift]!);
+      const d = h.ratio[p * h.starts + a + shift]! - h.ratio[p * h.starts + a]!;
+      num += w * d * d; den += w;
+    }
+  }
+  return Math.sqrt(num / Math.max(1e-9, den));
+}

@@ -1,7 +1,7 @@
 /**
  * File-level watermark entry points the server calls: apply to / detect in an audio, image or
  * video file. Audio is decoded with ffmpeg to f32 PCM at its native rate and channel count,
- * marked in 57.6 s chunks (25 audio-mark periods, so the layout stays aligned and memory stays
+ * marked in 54 s chunks (20 audio-mark periods, so the layout stays aligned and memory stays
  * bounded), and re-encoded with the input's codec and container (bit rate kept). Video frames
  * stream through pipes one frame at a time (decoder → mark → libx264), the audio track is
  * marked as audio, and detection reads both.
@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnalysisError } from '../types.js';
-import { AUDIO_WM_RATE, audioWatermarkSignal, detectAudioWatermark, type AudioDetection } from './audio-watermark.js';
+import { AUDIO_PERIOD_SECONDS, AUDIO_WM_RATE, audioWatermarkSignal, detectAudioWatermark, type AudioDetection } from './audio-watermark.js';
 import { payloadFromMessage, toHex } from './ecc.js';
 import { MediaToolError, probe, runTool, type ProbeInfo, type ProbeStream } from './ffmpeg.js';
 import {
@@ -167,8 +167,8 @@ async function probeOrFail(path: string): Promise<ProbeInfo> {
   }
 }
 
-/** 25 mark periods (57.6 s): an integer number of samples at every rate divisible by 5. */
-const AUDIO_CHUNK_SECONDS = 57.6;
+/** 20 mark periods (54 s): a whole number of samples at every integer rate, so chunk k starts exactly at period 20k. */
+const AUDIO_CHUNK_SECONDS = 20 * AUDIO_PERIOD_SECONDS;
 
 async function applyAudio(options: ApplyWatermarkOptions): Promise<ApplyWatermarkResult> {
   const info = await probeOrFail(options.inputPath);
@@ -191,8 +191,8 @@ async function markAudioStream(inputPath: string, outputPath: string, stream: Pr
   Promise<{ sampleRate: number; channels: number; snrDb: number; seconds: number }> {
   let sampleRate = Number(stream.sample_rate ?? 0);
   const channels = Math.max(1, Math.min(8, stream.channels ?? 1));
-  // Rates not divisible by 5 (rare) are resampled to 48 kHz so chunks stay period-aligned.
-  if (!(sampleRate > 0) || sampleRate % 5 !== 0) sampleRate = 48000;
+  // A missing or odd rate is resampled to 48 kHz (54 s chunks are whole samples at any integer rate).
+  if (!(sampleRate > 0) || !Number.isInteger(sampleRate)) sampleRate = 48000;
   const chunkFrames = Math.round(AUDIO_CHUNK_SECONDS * sampleRate);
   const decoder = spawnTool(['-v', 'error', '-nostdin', '-i', inputPath, '-map', `0:${stream.index}`, '-vn', '-ac', String(channels), '-ar', String(sampleRate), '-f', 'f32le', '-acodec', 'pcm_f32le', 'pipe:1']);
   const encoder = spawnTool(['-v', 'error', '-nostdin', '-y', '-f', 'f32le', '-ar', String(sampleRate), '-ac', String(channels), '-i', 'pipe:0', ...target.codecArgs, ...outArgs, outputPath]);
