@@ -5,7 +5,8 @@
  * sharp. Every figure printed here is measured in this run.
  *
  *   npm run build && bench/fetch-hosts.sh && nice npm run bench:watermark
- *   env: WM_HOSTS (cache dir), WM_AUDIO_HOSTS (default 12), WM_IMAGE_HOSTS (default 10),
+ *   env: WM_HOSTS (cache dir), WM_AUDIO_HOSTS (default 12), WM_IMAGE_HOSTS (default 60),
+ *        WM_IMAGE_FP (unmarked images checked, default 1200),
  *        WM_FP_CLIPS (default 1000), WM_QUICK=1 (fewer hosts)
  */
 import { execFileSync } from 'node:child_process';
@@ -22,7 +23,8 @@ import { applyWatermarkToFile, detectWatermarkInFile } from '../server/src/analy
 const HOSTS = process.env.WM_HOSTS ?? 'bench/data/watermark-hosts/extract';
 const QUICK = process.env.WM_QUICK === '1';
 const N_AUDIO = Number(process.env.WM_AUDIO_HOSTS ?? (QUICK ? 4 : 12));
-const N_IMAGE = Number(process.env.WM_IMAGE_HOSTS ?? (QUICK ? 3 : 10));
+const N_IMAGE = Number(process.env.WM_IMAGE_HOSTS ?? (QUICK ? 3 : 60));
+const N_IMAGE_FP = Number(process.env.WM_IMAGE_FP ?? (QUICK ? 100 : 1200));
 const N_FP = Number(process.env.WM_FP_CLIPS ?? (QUICK ? 200 : 1000));
 const work = mkdtempSync(join(tmpdir(), 'wm-bench-'));
 const ff = (...args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', '-nostdin', ...args]);
@@ -199,16 +201,45 @@ function photoPaths(): string[] {
   return [...plasma, ...mate, ...opencv, ...labelme];
 }
 
+/** opencv-doc sample files that are not camera photographs (renders, logos, plots, text, patterns). */
+const NOT_A_PHOTO = /\/(Blender_Suzanne\d|LinuxLogo|WindowsLogo|aloeGT|blox|cards|chessboard|detect_blob|digits|ellipses|gradient|imageText[NR]|mask|ml|notes|opencv-logo(-white)?|pic\d|templ|tmpl|starry_night|text_defocus|text_motion)\.(png|jpg)$/;
+
+/**
+ * Distinct images for the image bench: the largest size of each plasma wallpaper (photographs and
+ * renders), the mate nature photographs, the opencv-doc camera photos and the labelme photos
+ * (deduplicated by file name); `other` holds the opencv-doc renders, patterns and documents.
+ */
+function imageHosts(): { photos: string[]; other: string[] } {
+  const img = (p: string) => /\.(jpe?g|png)$/i.test(p);
+  const largest = new Map<string, { p: string; area: number }>();
+  for (const p of walk(join(HOSTS, 'plasma-workspace-wallpapers'), img).filter((q) => q.includes('/contents/images/'))) {
+    const key = p.slice(0, p.indexOf('/contents/images/'));
+    const m = /(\d+)x(\d+)/.exec(p.slice(p.lastIndexOf('/')));
+    const area = m ? Number(m[1]) * Number(m[2]) : 0;
+    if ((largest.get(key)?.area ?? -1) < area) largest.set(key, { p, area });
+  }
+  const mate = walk(join(HOSTS, 'mate-backgrounds'), img).filter((p) => p.includes('/nature/'));
+  const opencv = walk(join(HOSTS, 'opencv-doc'), img).filter((p) => p.includes('examples/data/'));
+  const seen = new Set<string>();
+  const labelme = walk(join(HOSTS, 'labelme-examples'), (p) => /\.jpe?g$/i.test(p))
+    .filter((p) => !/Visualization|SegmentationClass|SegmentationObject/.test(p))
+    .filter((p) => { const b = p.slice(p.lastIndexOf('/') + 1); if (seen.has(b)) return false; seen.add(b); return true; });
+  return {
+    photos: [...[...largest.values()].map((v) => v.p), ...mate, ...opencv.filter((p) => !NOT_A_PHOTO.test(p)), ...labelme],
+    other: opencv.filter((p) => NOT_A_PHOTO.test(p)),
+  };
+}
+
+const shortName = (p: string) => (p.includes('/wallpapers/') ? p.split('/wallpapers/')[1]!.split('/')[0]! : p.slice(p.lastIndexOf('/') + 1));
+
 async function benchImage() {
   console.log('\n=== IMAGE (tiled luma spread spectrum + sync template, 64-bit payload, strength 0.2) ===');
-  const photos = photoPaths();
+  const { photos, other } = imageHosts();
   const payload = imagePayloadFromMessage('resembleai');
-  const rows = new Map<string, Row>();
   const psnrs: number[] = [];
   const embedMs: number[] = [], detectMs: number[] = [];
-  // Robustness hosts: every k-th photograph, cropped/scaled to 1920×1080.
-  const step = Math.max(1, Math.floor(photos.length / N_IMAGE));
-  const chosen = photos.filter((_, i) => i % step === 0).slice(0, N_IMAGE);
+  // Robustness hosts: N_IMAGE photographs spread over all sources, cropped/scaled to 1920×1080.
+  const chosen = photos.length <= N_IMAGE ? photos : Array.from({ length: N_IMAGE }, (_, i) => photos[Math.floor((i * photos.length) / N_IMAGE)]!);
   type Attack = [string, (b: Buffer) => Promise<Buffer>];
   const attacks: Attack[] = [
     ['none (PNG)', async (b) => b],
@@ -219,33 +250,88 @@ async function benchImage() {
     ['crop 70% each side', (b) => sharp(b).extract({ left: 250, top: 150, width: 1344, height: 756 }).png().toBuffer()],
     ['crop 70% + resize 50% + JPEG q50', (b) => sharp(b).extract({ left: 100, top: 250, width: 1344, height: 756 }).resize(672, 378).jpeg({ quality: 50 }).toBuffer()],
   ];
-  for (const path of chosen) {
-    const base = await sharp(path).resize(1920, 1080, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    const { width, height, channels } = base.info;
-    const e = cpuMs(() => embedImageWatermarkPixels(base.data, width, height, channels, payload, 0.2));
-    embedMs.push(e.ms); psnrs.push(e.value.psnr);
-    const d0 = cpuMs(() => detectImageWatermarkPixels(e.value.pixels, width, height, channels));
-    detectMs.push(d0.ms);
+  const markAndAttack = async (raw: { data: Buffer; info: sharp.OutputInfo }, rows: Map<string, Row>, below: string[], label: string, timing: boolean) => {
+    const { width, height, channels } = raw.info;
+    const e = cpuMs(() => embedImageWatermarkPixels(raw.data, width, height, channels, payload, 0.2));
+    if (timing) {
+      embedMs.push(e.ms); psnrs.push(e.value.psnr);
+      detectMs.push(cpuMs(() => detectImageWatermarkPixels(e.value.pixels, width, height, channels)).ms);
+    }
     const png = await sharp(e.value.pixels, { raw: { width, height, channels } }).png().toBuffer();
     for (const [name, fn] of attacks) {
-      const att = await fn(png);
-      const r = await sharp(att).raw().toBuffer({ resolveWithObject: true });
+      const r = await sharp(await fn(png)).raw().toBuffer({ resolveWithObject: true });
       const d = detectImageWatermarkPixels(r.data, r.info.width, r.info.height, r.info.channels, { expectedPayload: payload });
-      addRow(rows, name, d.has_watermark, bitAccuracy(d.payload_bits, payload));
+      const acc = bitAccuracy(d.payload_bits, payload);
+      addRow(rows, name, d.has_watermark, acc);
+      if (acc < 0.99 || !d.has_watermark) below.push(`${label} / ${name}: bit acc. ${acc.toFixed(3)}, sync z ${d.sync_z.toFixed(1)}, period ${d.period_px}`);
+    }
+    return e.value.psnr;
+  };
+  const rows = new Map<string, Row>();
+  const below: string[] = [];
+  for (const path of chosen) {
+    const base = await sharp(path).resize(1920, 1080, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    await markAndAttack(base, rows, below, shortName(path), true);
+  }
+  printRows(`robustness, ${chosen.length} photographs and wallpapers at 1920×1080 (plasma, mate, opencv-doc, labelme); detected = flagged and payload matches`, rows);
+  console.log(`  host/attack pairs below 99 % bit accuracy or not detected: ${below.length} of ${chosen.length * attacks.length}`);
+  for (const b of below) console.log(`    ${b}`);
+  console.log(`\nquality: PSNR dB at strength 0.2: min ${Math.min(...psnrs).toFixed(2)}, median ${pct(psnrs, 0.5).toFixed(2)}`);
+  console.log(`speed (CPU time, 1920×1080 pixels in memory, no codec): embed median ${pct(embedMs, 0.5).toFixed(0)} ms, detect median ${pct(detectMs, 0.5).toFixed(0)} ms (max ${Math.max(...detectMs).toFixed(0)} ms)`);
+
+  // Non-photographs: packaged renders, patterns and documents, plus generated flat hosts.
+  const otherRows = new Map<string, Row>();
+  const otherBelow: string[] = [];
+  const flat: Array<[string, (x: number, y: number) => number]> = [
+    ['flat grey 128', () => 128],
+    ['smooth gradient 40→215', (x, y) => 40 + (175 * (x + y)) / (1920 + 1080)],
+  ];
+  for (const [label, fn] of flat) {
+    const data = Buffer.alloc(1920 * 1080 * 3);
+    for (let y = 0; y < 1080; y++) for (let x = 0; x < 1920; x++) data.fill(Math.round(fn(x, y)), (y * 1920 + x) * 3, (y * 1920 + x) * 3 + 3);
+    const psnr = await markAndAttack({ data, info: { width: 1920, height: 1080, channels: 3 } as sharp.OutputInfo }, otherRows, otherBelow, label, false);
+    console.log(`  ${label}: PSNR ${psnr.toFixed(2)} dB`);
+  }
+  for (const path of other) {
+    const base = await sharp(path).resize(1920, 1080, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    await markAndAttack(base, otherRows, otherBelow, shortName(path), false);
+  }
+  printRows(`robustness, ${other.length + flat.length} non-photographs at 1920×1080 (2 generated flat hosts + opencv-doc renders, logos, patterns, text)`, otherRows);
+  console.log(`  host/attack pairs below 99 % bit accuracy or not detected: ${otherBelow.length} of ${(other.length + flat.length) * attacks.length}`);
+  for (const b of otherBelow) console.log(`    ${b}`);
+
+  // False positives: the unmarked originals plus deterministic crops, rescales and re-encodings
+  // of them, until N_FP images have been checked.
+  const all = [...photos, ...other];
+  let s = 20261201;
+  const rnd = () => { s = (s * 1103515245 + 12345) >>> 0; return s / 4294967296; };
+  let flagged = 0, crc = 0, checked = 0; const zs: number[] = []; const fpMs: number[] = [];
+  for (let round = 0; checked < N_IMAGE_FP; round++) {
+    for (const path of all) {
+      if (checked >= N_IMAGE_FP) break;
+      let img = sharp(path).removeAlpha();
+      const meta = await sharp(path).metadata();
+      const W = meta.width ?? 0, H = meta.height ?? 0;
+      if (round > 0 && W >= 128 && H >= 128) {
+        const fx = 0.45 + 0.5 * rnd(), fy = 0.45 + 0.5 * rnd();
+        const cw = Math.max(96, Math.round(W * fx)), ch = Math.max(96, Math.round(H * fy));
+        img = img.extract({ left: Math.floor(rnd() * (W - cw + 1)), top: Math.floor(rnd() * (H - ch + 1)), width: Math.min(W, cw), height: Math.min(H, ch) });
+        const side = Math.round(400 + 1520 * rnd());
+        img = img.resize(side, side, { fit: 'inside' });
+      }
+      let buf = await img.resize(1920, 1920, { fit: 'inside', withoutEnlargement: true }).png().toBuffer().catch(() => null);
+      if (!buf) continue;
+      const codec = round > 0 ? Math.floor(rnd() * 4) : 3;
+      if (codec === 0) buf = await sharp(buf).jpeg({ quality: 50, chromaSubsampling: '4:2:0' }).toBuffer();
+      else if (codec === 1) buf = await sharp(buf).jpeg({ quality: 85 }).toBuffer();
+      else if (codec === 2) buf = await sharp(buf).webp({ quality: 75 }).toBuffer();
+      const r = await sharp(buf).raw().toBuffer({ resolveWithObject: true });
+      const d = cpuMs(() => detectImageWatermarkPixels(r.data, r.info.width, r.info.height, r.info.channels));
+      fpMs.push(d.ms); checked++;
+      zs.push(d.value.sync_z); if (d.value.crc_ok) crc++; if (d.value.has_watermark) flagged++;
     }
   }
-  printRows(`robustness, ${chosen.length} photographs at 1920×1080; detected = flagged and payload matches`, rows);
-  console.log(`\nquality: PSNR dB at strength 0.2: min ${Math.min(...psnrs).toFixed(2)}, median ${pct(psnrs, 0.5).toFixed(2)}`);
-  console.log(`speed (CPU time, 1920×1080 pixels in memory, no codec): embed median ${pct(embedMs, 0.5).toFixed(0)} ms, detect median ${pct(detectMs, 0.5).toFixed(0)} ms`);
-
-  let flagged = 0, crc = 0; const zs: number[] = [];
-  for (const path of photos) {
-    const r = await sharp(path).resize(1920, 1920, { fit: 'inside', withoutEnlargement: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true }).catch(() => null);
-    if (!r) continue;
-    const d = detectImageWatermarkPixels(r.data, r.info.width, r.info.height, r.info.channels);
-    zs.push(d.sync_z); if (d.crc_ok) crc++; if (d.has_watermark) flagged++;
-  }
-  console.log(`false positives: ${flagged}/${zs.length} unmarked photographs flagged (plasma, mate, opencv-doc, labelme; long side ≤ 1920); CRC passed by chance on ${crc}; sync z median ${pct(zs, 0.5).toFixed(2)}, max ${Math.max(...zs).toFixed(2)}`);
+  console.log(`false positives: ${flagged}/${checked} unmarked images flagged (${(100 * flagged / checked).toFixed(2)}%; ${all.length} distinct packaged images, then random crops 45–95 % per side rescaled to 400–1920 px, re-encoded as JPEG q50 4:2:0 / JPEG q85 / WebP q75 / PNG); CRC passed by chance on ${crc}; sync z median ${pct(zs, 0.5).toFixed(2)}, p99 ${pct(zs, 0.99).toFixed(2)}, max ${Math.max(...zs).toFixed(2)}; detect CPU median ${pct(fpMs, 0.5).toFixed(0)} ms`);
 }
 
 // ---------------------------------------------------------------------------------------------

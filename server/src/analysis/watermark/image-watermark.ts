@@ -8,19 +8,23 @@
  * 5–6 chips per bit per tile). Chips are `chip` pixels wide (≈ long side / 320, at least 3),
  * rendered with bilinear interpolation (a smooth mid-frequency field that JPEG keeps), tiled over
  * the whole image, scaled by a local-activity mask (more in texture, less in flat areas) and
- * normalised to an exact RMS for the requested strength, then added equally to R, G and B so
- * only luma changes (chroma subsampling cannot touch it).
+ * scaled so the marked image has the PSNR the strength asks for (re-scaled after clipping), then
+ * added equally to R, G and B so only luma changes (chroma subsampling cannot touch it).
  *
  * Payload: 64 bits = first 8 bytes of SHA-256(custom_message) + CRC-16 → rate-1/2 K=7
  * convolutional code (172 coded bits).
  *
- * Detection never needs the original: the luma is reduced to ≤ 1600 px, high-passed and
- * clipped; the tile period P′ (which encodes any resize) comes from the comb-filtered row and
- * column autocorrelations; the image is folded modulo P′ into 64 × 64 phase bins (which averages
- * the host away and makes cropping irrelevant); the fold is cross-correlated with the rendered
- * sync template (FFT) to find the tile origin; the chips are read, the sync contribution is
- * removed, and the soft bits are Viterbi-decoded. A mark is reported when the CRC matches and the
- * sync peak z-score passes IMAGE_SYNC_Z_THRESHOLD.
+ * Detection never needs the original: the luma is reduced to ≤ 1600 px, high-passed, divided by
+ * the square of the local residual level (a matched weighting for the activity-masked mark) and
+ * clipped. Tile-period candidates P′ (which encode any resize) come from the comb-filtered row
+ * and column autocorrelations plus the periods the embedder itself would use at this size; each
+ * is screened by folding the image modulo P′ into 64 × 64 phase bins (which averages the host away
+ * and makes cropping irrelevant) and cross-correlating the fold with the rendered sync template
+ * (FFT; the peak gives the tile origin). The best three are refined to 0.1 %, then per axis from
+ * the drift of the tile origin between the two image halves (sub-bin peaks), and decoded at a few
+ * nearby periods: chips are read, the sync contribution is removed, the soft bits are
+ * Viterbi-decoded, and the first decode whose CRC matches with a sync peak z-score ≥
+ * IMAGE_SYNC_Z_THRESHOLD is the answer (at most 9 CRC trials per image).
  */
 import sharp from 'sharp';
 import { Fft, normalTail, seededRandom, shuffle } from './dsp.js';
@@ -142,45 +146,62 @@ export function embedImageWatermarkPixels(pixels: Uint8Array, width: number, hei
       sumSq += m * m;
     }
   }
-  const targetRms = 255 / 10 ** (targetPsnr(strength) / 20);
-  const scale = sumSq > 0 ? targetRms / Math.sqrt(sumSq / n) : 0;
-  const out = Buffer.from(pixels.subarray(0, n * channels));
-  let errSq = 0;
+  const target = targetPsnr(strength);
+  const targetRms = 255 / 10 ** (target / 20);
+  let scale = sumSq > 0 ? targetRms / Math.sqrt(sumSq / n) : 0;
   const colourChannels = colour ? 3 : 1;
   const W = [0.299, 0.587, 0.114];
-  for (let p = 0, o = 0; p < n; p++, o += channels) {
-    const d = mark[p]! * scale;
-    if (!colour) {
-      const before = pixels[o]!;
-      const after = Math.max(0, Math.min(255, Math.round(before + d)));
-      out[o] = after;
-      errSq += (after - before) * (after - before);
-      continue;
+  const vals = [0, 0, 0];
+  const apply = (k: number): { out: Buffer; psnr: number } => {
+    const out = Buffer.from(pixels.subarray(0, n * channels));
+    let errSq = 0;
+    for (let p = 0, o = 0; p < n; p++, o += channels) {
+      const d = mark[p]! * k;
+      if (!colour) {
+        const before = pixels[o]!;
+        const after = Math.max(0, Math.min(255, Math.round(before + d)));
+        out[o] = after;
+        errSq += (after - before) * (after - before);
+        continue;
+      }
+      // Equal change on R, G, B keeps chroma; where a channel clips (saturated colours), the
+      // missing luma goes to the channels that still have headroom, at most 2·|d| more each
+      // (a lone free blue channel would otherwise take ~9× the change).
+      let achieved = 0;
+      let freeWeight = 0;
+      for (let c = 0; c < 3; c++) {
+        const before = pixels[o + c]!;
+        const v = Math.max(0, Math.min(255, before + d));
+        vals[c] = v;
+        achieved += W[c]! * (v - before);
+        if (v > 0 && v < 255) freeWeight += W[c]!;
+      }
+      const missing = d - achieved;
+      const extra = freeWeight > 0.05 ? Math.max(-2 * Math.abs(d), Math.min(2 * Math.abs(d), missing / freeWeight)) : 0;
+      for (let c = 0; c < 3; c++) {
+        const before = pixels[o + c]!;
+        let v = vals[c]!;
+        if (Math.abs(missing) > 0.25 && v > 0 && v < 255) v = Math.max(0, Math.min(255, v + extra));
+        const after = Math.round(v);
+        out[o + c] = after;
+        errSq += (after - before) * (after - before);
+      }
     }
-    // Equal change on R, G, B keeps chroma; where a channel clips (saturated colours), the
-    // missing luma goes to the channels that still have headroom.
-    let achieved = 0;
-    let freeWeight = 0;
-    const vals = [0, 0, 0];
-    for (let c = 0; c < 3; c++) {
-      const before = pixels[o + c]!;
-      const v = Math.max(0, Math.min(255, before + d));
-      vals[c] = v;
-      achieved += W[c]! * (v - before);
-      if (v > 0 && v < 255) freeWeight += W[c]!;
-    }
-    const missing = d - achieved;
-    for (let c = 0; c < 3; c++) {
-      const before = pixels[o + c]!;
-      let v = vals[c]!;
-      if (Math.abs(missing) > 0.25 && freeWeight > 0.05 && v > 0 && v < 255) v = Math.max(0, Math.min(255, v + missing / freeWeight));
-      const after = Math.round(v);
-      out[o + c] = after;
-      errSq += (after - before) * (after - before);
-    }
+    const mse = errSq / (n * colourChannels);
+    return { out, psnr: mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse) };
+  };
+  // Clipping, the redistribution above and rounding move the achieved PSNR off the target (by up
+  // to ~1 dB on hosts with large saturated areas); up to two corrective passes bring it back to
+  // within 0.1 dB, never raising the mark above 2× the nominal scale. Most hosts need none.
+  let res = apply(scale);
+  const k0 = scale;
+  for (let pass = 0; pass < 2 && Number.isFinite(res.psnr) && Math.abs(res.psnr - target) > 0.1 && scale > 0; pass++) {
+    const next = Math.min(2 * k0, scale * 10 ** ((res.psnr - target) / 20));
+    if (next === scale) break;
+    scale = next;
+    res = apply(scale);
   }
-  const mse = errSq / (n * colourChannels);
-  return { pixels: out, psnr: mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse), chipSize: cs, periodPx: period, payloadHex: toHex(payload) };
+  return { pixels: res.out, psnr: res.psnr, chipSize: cs, periodPx: period, payloadHex: toHex(payload) };
 }
 
 function activityMask(luma: Float32Array, width: number, height: number, cs: number): Float32Array {
@@ -253,7 +274,6 @@ export interface ImageDetection {
 
 /** Detects the mark in raw interleaved 8-bit pixels. */
 export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, height: number, channels: number, options: { expectedPayload?: Uint8Array } = {}): ImageDetection {
-  const lay = layout();
   // Luma at analysis resolution (integer box downscale keeps the chip field intact).
   const f = Math.max(1, Math.ceil(Math.max(width, height) / ANALYSIS_MAX_SIDE));
   const w = Math.floor(width / f);
@@ -273,60 +293,68 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
     }
   }
   const white = whiten(luma, w, h);
-  const candidates = periodCandidates(white, w, h);
   const template = syncTemplate();
-  let best: { z: number; period: number; dx: number; dy: number; fold: Float64Array } | null = null;
   let tried = 0;
-  // Screen every candidate on a quarter of the pixels, then refine the two best at full density.
+  const evalAt = (period: number, step: number, py = period) => {
+    const fold = foldImage(white, w, h, period, step, py);
+    tried += BINS * BINS;
+    return { period, py, fold, ...correlateSync(fold, template) };
+  };
+  // Sub-0.1 % period per axis from the drift of the tile origin between the two halves of the
+  // image: at a period P the origin moves by 64·Δ·(1/P − 1/P₀) bins over a distance Δ.
+  const driftRefine = (period: number): { px: number; py: number } => {
+    const origin = (region: [number, number, number, number]) => correlateSync(foldImage(white, w, h, period, 1, period, region), template);
+    const wrap = (d: number) => d - BINS * Math.round(d / BINS);
+    const hw = Math.floor(w / 2), hh = Math.floor(h / 2);
+    const l = origin([0, hw, 0, h]), r = origin([hw, w, 0, h]);
+    const t = origin([0, w, 0, hh]), b = origin([0, w, hh, h]);
+    tried += 4 * BINS * BINS;
+    const px = 1 / (1 / period - wrap(r.fx - l.fx) / (BINS * hw));
+    const py = 1 / (1 / period - wrap(b.fy - t.fy) / (BINS * hh));
+    // A half without a clear peak gives no usable drift: keep the searched period then.
+    const ok = (q: number) => Number.isFinite(q) && Math.abs(q / period - 1) < 0.006;
+    return { px: ok(px) ? px : period, py: ok(py) ? py : period };
+  };
+  // Candidate tile periods: autocorrelation peaks plus the periods the embedder itself uses at this
+  // size (an unresized copy whose host hides the autocorrelation peak is still found).
+  const candidates = periodCandidates(white, w, h);
+  for (const cs of [chipSizeFor(width, height), videoChipSizeFor(width, height)]) {
+    const p = (T * cs) / f;
+    if (candidates.every((q) => Math.abs(q - p) / p > 0.003)) candidates.push(p);
+  }
+  // Screen every candidate on a quarter of the pixels at ±0.5 %.
   const screened: Array<{ period: number; z: number }> = [];
-  for (const cand of candidates) {
-    for (const k of [-0.005, 0, 0.005]) {
-      const period = cand * (1 + k);
-      const r = correlateSync(foldImage(white, w, h, period, 2), template);
-      tried += BINS * BINS;
-      screened.push({ period, z: r.z });
-    }
-  }
+  for (const cand of candidates) for (const k of [-0.005, 0, 0.005]) { const period = cand * (1 + k); screened.push({ period, z: evalAt(period, 2).z }); }
   screened.sort((a, b) => b.z - a.z);
-  const refineAround: number[] = [];
+  const centres: number[] = [];
   for (const sc of screened) {
-    if (refineAround.every((p) => Math.abs(p - sc.period) / p > 0.02)) refineAround.push(sc.period);
-    if (refineAround.length >= 2) break;
+    if (centres.every((p) => Math.abs(p - sc.period) / p > 0.02)) centres.push(sc.period);
+    if (centres.length >= REFINED_CANDIDATES) break;
   }
-  for (const centre of refineAround) {
-    for (const k of [-0.004, -0.002, 0, 0.002, 0.004]) {
-      const period = centre * (1 + k);
-      const fold = foldImage(white, w, h, period, 1);
-      const r = correlateSync(fold, template);
-      tried += BINS * BINS;
-      if (!best || r.z > best.z) best = { z: r.z, period, dx: r.dx, dy: r.dy, fold };
+  // Refine each surviving candidate to 0.1 % (0.4 % already drifts by a chip across a 7-tile
+  // crop), then fold the best fine periods at full density and decode them: host structure can
+  // pull the z maximum a step off the true period, so the CRC, not z alone, picks the winner.
+  let best: Decoded | null = null;
+  for (const centre of centres) {
+    const fine: Array<{ period: number; z: number }> = [];
+    for (let k = -3; k <= 3; k++) { const period = centre * (1 + k * 0.002); fine.push({ period, z: evalAt(period, 2).z }); }
+    fine.sort((a, b) => b.z - a.z);
+    const c1 = fine[0]!.period;
+    for (const k of [-0.001, 0.001]) { const period = c1 * (1 + k); fine.push({ period, z: evalAt(period, 2).z }); }
+    fine.sort((a, b) => b.z - a.z);
+    const drift = driftRefine(fine[0]!.period);
+    const tries: Array<[number, number]> = [[drift.px, drift.py], ...fine.slice(0, FINE_DECODES).map((fp): [number, number] => [fp.period, fp.period])];
+    let found = false;
+    for (const [px, py] of tries) {
+      const top = evalAt(px, 1, py);
+      const d = decodeFold(top.fold, top.dx, top.dy, top.z, top.period);
+      if (!best || (d.crcOk && !best.crcOk) || (d.crcOk === best.crcOk && d.z > best.z)) best = d;
+      if (d.crcOk && d.z >= IMAGE_SYNC_Z_THRESHOLD) { found = true; break; }
     }
+    if (found) break;
   }
   if (!best) return none;
-  // Read chips: chip c centre sits between bins 2c and 2c+1 (shifted by the tile origin).
-  const chipVal = new Float64Array(CHIPS);
-  for (let j = 0; j < T; j++) {
-    for (let i = 0; i < T; i++) {
-      let acc = 0;
-      for (let b = 0; b < 2; b++) for (let a = 0; a < 2; a++) {
-        const bx = (2 * i + a + best.dx) % BINS;
-        const by = (2 * j + b + best.dy) % BINS;
-        acc += best.fold[by * BINS + bx]!;
-      }
-      chipVal[j * T + i] = acc / 4;
-    }
-  }
-  let gs = 0;
-  for (let c = 0; c < CHIPS; c++) gs += chipVal[c]! * lay.sync[c]!;
-  const g = gs / CHIPS;
-  const soft = new Float64Array(CODED_BITS);
-  for (let c = 0; c < CHIPS; c++) soft[lay.bitOf[c]!] = soft[lay.bitOf[c]!]! + lay.pn[c]! * (chipVal[c]! - g * lay.sync[c]!);
-  const info = viterbiDecode(soft, INFO_BITS);
-  const payloadBits = info.subarray(0, IMAGE_PAYLOAD_BITS);
-  const crcOk = crc16(payloadBits) === bitsToNumber(info.subarray(IMAGE_PAYLOAD_BITS));
-  const re = convEncode(info);
-  let errors = 0;
-  for (let k = 0; k < CODED_BITS; k++) if ((soft[k]! > 0 ? 0 : 1) !== re[k]) errors++;
+  const { crcOk, payloadBits, errors } = best;
   const payload = bitsToBytes(payloadBits);
   let detected = crcOk && best.z >= IMAGE_SYNC_Z_THRESHOLD;
   const result: ImageDetection = {
@@ -351,14 +379,64 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
   return result;
 }
 
-/** High-pass (minus a 9 × 9 box mean) and robust clipping, so edges cannot dominate the fold. */
+/** Autocorrelation candidates refined and decoded (each decode is one 2⁻¹⁶ CRC trial). */
+const REFINED_CANDIDATES = 3;
+/** Full-density folds decoded per refined candidate, after the drift-refined one. */
+const FINE_DECODES = 2;
+
+interface Decoded { crcOk: boolean; payloadBits: Uint8Array; errors: number; z: number; period: number }
+
+/** Reads the chips of a fold at a tile origin, removes the sync part and Viterbi-decodes. */
+function decodeFold(fold: Float64Array, dx: number, dy: number, z: number, period: number): Decoded {
+  const lay = layout();
+  // Chip c centre sits between bins 2c and 2c+1 (shifted by the tile origin).
+  const chipVal = new Float64Array(CHIPS);
+  for (let j = 0; j < T; j++) {
+    for (let i = 0; i < T; i++) {
+      let acc = 0;
+      for (let b = 0; b < 2; b++) for (let a = 0; a < 2; a++) {
+        const bx = (2 * i + a + dx) % BINS;
+        const by = (2 * j + b + dy) % BINS;
+        acc += fold[by * BINS + bx]!;
+      }
+      chipVal[j * T + i] = acc / 4;
+    }
+  }
+  let gs = 0;
+  for (let c = 0; c < CHIPS; c++) gs += chipVal[c]! * lay.sync[c]!;
+  const g = gs / CHIPS;
+  const soft = new Float64Array(CODED_BITS);
+  for (let c = 0; c < CHIPS; c++) soft[lay.bitOf[c]!] = soft[lay.bitOf[c]!]! + lay.pn[c]! * (chipVal[c]! - g * lay.sync[c]!);
+  const info = viterbiDecode(soft, INFO_BITS);
+  const payloadBits = info.subarray(0, IMAGE_PAYLOAD_BITS);
+  const crcOk = crc16(payloadBits) === bitsToNumber(info.subarray(IMAGE_PAYLOAD_BITS));
+  const re = convEncode(info);
+  let errors = 0;
+  for (let k = 0; k < CODED_BITS; k++) if ((soft[k]! > 0 ? 0 : 1) !== re[k]) errors++;
+  return { crcOk, payloadBits, errors, z, period };
+}
+
+/**
+ * Detection pre-filter. High-pass (minus a 5 × 5 box mean) keeps the 3–6 px chips and drops the
+ * host's low frequencies; dividing by the square of the local residual level (9 × 9 RMS, floored)
+ * is a weighted matched filter: the embedder puts ∝ √activity of mark where the host residual is
+ * ∝ activity, so busy texture (mostly host noise) is weighted down and smooth areas, where the
+ * mark stands out, up. The result is scaled to unit mean magnitude and clipped at ±3 so no edge or
+ * specular highlight can dominate the fold.
+ */
 function whiten(luma: Float32Array, w: number, h: number): Float32Array {
-  const blur = boxBlur(luma, w, h, 4);
-  const out = new Float32Array(luma.length);
+  const n = luma.length;
+  const blur = boxBlur(luma, w, h, 2);
+  const out = new Float32Array(n);
+  const sq = new Float32Array(n);
   let absSum = 0;
-  for (let p = 0; p < luma.length; p++) { out[p] = luma[p]! - blur[p]!; absSum += Math.abs(out[p]!); }
-  const clip = 2.5 * (absSum / luma.length) + 1e-6;
-  for (let p = 0; p < luma.length; p++) out[p] = Math.max(-clip, Math.min(clip, out[p]!));
+  for (let p = 0; p < n; p++) { const r = luma[p]! - blur[p]!; out[p] = r; sq[p] = r * r; absSum += Math.abs(r); }
+  const local = boxBlur(sq, w, h, 4);
+  const floor = 0.5 * (absSum / n) + 0.5;
+  let mag = 0;
+  for (let p = 0; p < n; p++) { const d = Math.sqrt(local[p]!) + floor; out[p] = out[p]! / (d * d); mag += Math.abs(out[p]!); }
+  const inv = n / (mag + 1e-12);
+  for (let p = 0; p < n; p++) out[p] = Math.max(-3, Math.min(3, out[p]! * inv));
   return out;
 }
 
@@ -459,25 +537,36 @@ function axisAutocorr(img: Float32Array, w: number, h: number, alongX: boolean):
   return ac;
 }
 
-function foldImage(white: Float32Array, w: number, h: number, period: number, step: number): Float64Array {
+/**
+ * Folds the whitened image modulo the tile period (px along x, py along y) into BINS × BINS phase
+ * bins, averaging; `region` [x0, x1, y0, y1) restricts it to part of the image.
+ */
+function foldImage(white: Float32Array, w: number, h: number, px: number, step: number, py = px, region?: [number, number, number, number]): Float64Array {
   const fold = new Float64Array(BINS * BINS);
-  const count = new Float64Array(BINS * BINS);
-  const inv = BINS / period;
+  const [x0r, x1, y0r, y1] = region ?? [0, w, 0, h];
+  const binOf = (v: number, period: number) => { const ph = ((v + 0.5) * BINS) / period; return Math.floor(ph - Math.floor(ph / BINS) * BINS) % BINS; };
   const binX = new Int32Array(w);
-  for (let x = 0; x < w; x++) { const ph = (x + 0.5) * inv; binX[x] = Math.floor(ph - Math.floor(ph / BINS) * BINS) % BINS; }
-  for (let y = 0; y < h; y += step) {
-    const ph = (y + 0.5) * inv;
-    const by = Math.floor(ph - Math.floor(ph / BINS) * BINS) % BINS;
+  for (let x = x0r; x < x1; x++) binX[x] = binOf(x, px);
+  // step 2 samples a checkerboard (x offset alternates with the row), so the per-bin pixel counts
+  // are exact sums of row-count × column-count products for the two row parities.
+  const colCount = [new Float64Array(BINS), new Float64Array(BINS)];
+  const rowCount = [new Float64Array(BINS), new Float64Array(BINS)];
+  for (let par = 0; par < 2; par++) { const x0 = x0r + (step === 2 ? par : 0); for (let x = x0; x < x1; x += step) colCount[par]![binX[x]!]!++; }
+  for (let y = y0r, r = 0; y < y1; y += step, r++) {
+    const par = step === 2 ? r & 1 : 0;
+    const by = binOf(y, py);
+    rowCount[par]![by]!++;
     const row = by * BINS;
     const base = y * w;
-    for (let x = (y / step) & 1 ? 1 % step : 0; x < w; x += step) {
-      const b = row + binX[x]!;
-      fold[b] = fold[b]! + white[base + x]!;
-      count[b] = count[b]! + 1;
-    }
+    for (let x = x0r + par; x < x1; x += step) { const b = row + binX[x]!; fold[b] = fold[b]! + white[base + x]!; }
   }
   let mean = 0;
-  for (let b = 0; b < fold.length; b++) { fold[b] = count[b]! > 0 ? fold[b]! / count[b]! : 0; mean += fold[b]!; }
+  for (let by = 0; by < BINS; by++) for (let bx = 0; bx < BINS; bx++) {
+    const b = by * BINS + bx;
+    const count = rowCount[0]![by]! * colCount[0]![bx]! + rowCount[1]![by]! * colCount[1]![bx]!;
+    fold[b] = count > 0 ? fold[b]! / count : 0;
+    mean += fold[b]!;
+  }
   mean /= fold.length;
   for (let b = 0; b < fold.length; b++) fold[b] = fold[b]! - mean;
   return fold;
@@ -495,10 +584,11 @@ function syncTemplate(): Float64Array {
   return t;
 }
 
+let templateFft: { re: Float64Array; im: Float64Array } | null = null;
 /** Cyclic 2-D cross-correlation via FFT; returns the peak shift and its z-score. */
-function correlateSync(fold: Float64Array, template: Float64Array): { z: number; dx: number; dy: number } {
+function correlateSync(fold: Float64Array, template: Float64Array): { z: number; dx: number; dy: number; fx: number; fy: number } {
   const fr = fft2(fold);
-  const tr = fft2(template);
+  const tr = templateFft ?? (templateFft = fft2(template));
   const re = new Float64Array(BINS * BINS);
   const im = new Float64Array(BINS * BINS);
   for (let k = 0; k < re.length; k++) {
@@ -515,7 +605,13 @@ function correlateSync(fold: Float64Array, template: Float64Array): { z: number;
   let v = 0;
   for (let k = 0; k < corr.length; k++) v += (corr[k]! - mean) ** 2;
   const sd = Math.sqrt(v / corr.length) || 1;
-  return { z: (max - mean) / sd, dx: arg % BINS, dy: Math.floor(arg / BINS) };
+  const dx = arg % BINS, dy = Math.floor(arg / BINS);
+  // Sub-bin peak position (parabola through the peak and its cyclic neighbours, per axis).
+  const at = (x: number, y: number) => corr[(((y % BINS) + BINS) % BINS) * BINS + (((x % BINS) + BINS) % BINS)]!;
+  const vertex = (a: number, b: number, c: number) => { const den = a - 2 * b + c; return den < 0 ? (0.5 * (a - c)) / den : 0; };
+  const fx = dx + vertex(at(dx - 1, dy), max, at(dx + 1, dy));
+  const fy = dy + vertex(at(dx, dy - 1), max, at(dx, dy + 1));
+  return { z: (max - mean) / sd, dx, dy, fx, fy };
 }
 
 const fft64 = new Fft(BINS);

@@ -102,6 +102,12 @@ async function photoLike(width: number, height: number): Promise<Buffer> {
   return readFileSync(join(dir, 'mandel.png'));
 }
 
+/** A photo-like host with fine texture everywhere (noise on a fractal, lightly blurred). */
+async function texturedHost(width: number, height: number): Promise<Buffer> {
+  ff('-f', 'lavfi', '-i', `mandelbrot=s=${width}x${height}`, '-vf', 'noise=alls=30:allf=u,boxblur=1:1', '-frames:v', '1', '-update', '1', join(dir, 'textured.png'));
+  return readFileSync(join(dir, 'textured.png'));
+}
+
 describe('image watermark', () => {
   it('survives JPEG q50 + resize 50%, verifies the message, and ignores unmarked images', async () => {
     const host = await photoLike(1280, 720);
@@ -123,6 +129,35 @@ describe('image watermark', () => {
     expect((await sharp(marked.buffer).metadata()).format).toBe('jpeg');
     const cropped = await sharp(marked.buffer).extract({ left: 200, top: 100, width: 896, height: 504 }).toBuffer();
     expect((await detectImageWatermark(cropped)).has_watermark).toBe(true);
+  });
+  it('decodes every payload bit after crop 70% + resize 50% + JPEG q50 4:2:0 on a textured 1080p host', async () => {
+    const host = await texturedHost(1920, 1080);
+    const marked = await applyImageWatermark(host, { message: 'combo' });
+    expect(marked.psnr).toBeGreaterThanOrEqual(40);
+    const attacked = await sharp(marked.buffer).extract({ left: 100, top: 250, width: 1344, height: 756 }).resize(672, 378)
+      .jpeg({ quality: 50, chromaSubsampling: '4:2:0' }).toBuffer();
+    const det = await detectImageWatermark(attacked, { message: 'combo' });
+    expect(det.has_watermark).toBe(true);
+    expect(det.payload_hex).toBe(marked.payloadHex);
+    expect(det.payload_bits).toBe(Array.from(Buffer.from(marked.payloadHex, 'hex'), (b) => b.toString(2).padStart(8, '0')).join(''));
+    const webp = await sharp(marked.buffer).webp({ quality: 75 }).toBuffer();
+    expect((await detectImageWatermark(webp, { message: 'combo' })).has_watermark).toBe(true);
+  });
+  it('does not flag unmarked images, crops, rescales or re-encodings', async () => {
+    const textured = await texturedHost(1920, 1080);
+    const mandel = await photoLike(1280, 720);
+    const grey = await sharp({ create: { width: 1024, height: 768, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
+    const unmarked = [
+      textured, mandel, grey,
+      await sharp(textured).extract({ left: 300, top: 200, width: 1000, height: 700 }).jpeg({ quality: 50, chromaSubsampling: '4:2:0' }).toBuffer(),
+      await sharp(textured).resize(960, 540).webp({ quality: 75 }).toBuffer(),
+      await sharp(mandel).extract({ left: 0, top: 0, width: 700, height: 500 }).resize(1400, 1000).png().toBuffer(),
+    ];
+    for (const img of unmarked) {
+      const det = await detectImageWatermark(img);
+      expect(det.has_watermark).toBe(false);
+      expect(det.confidence).toBeLessThan(0.5);
+    }
   });
 });
 
