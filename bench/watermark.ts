@@ -110,7 +110,7 @@ async function lowpass1k(x: Float32Array): Promise<Float32Array> {
 }
 
 async function benchAudio() {
-  console.log('\n=== AUDIO (QIM on band-energy contrasts, 16 kHz working rate, 32-bit payload) ===');
+  console.log('\n=== AUDIO (v2: QIM on band log-ratios over 100 ms slots, 16 kHz working rate, 32-bit payload) ===');
   const hosts = await audioHosts();
   const lowHost = hosts.length > 0 ? await lowpass1k(hosts[hosts.length - 1]!) : null;
   const payload = payloadFromMessage('resembleai', 4);
@@ -131,9 +131,14 @@ async function benchAudio() {
     ['white noise 20 dB SNR', async (y) => { let p = 0; for (const v of y) p += v * v; const sd = Math.sqrt(p / y.length / 100); let s = 12345; const r = () => { s = (s * 1103515245 + 12345) >>> 0; return s / 4294967296; }; return y.map((v) => v + sd * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r())); }],
     ['speed +3% (resample)', (y) => viaFfmpeg(y, ['-af', `asetrate=${AUDIO_WM_RATE * 1.03},aresample=${AUDIO_WM_RATE}`, '-c:a', 'pcm_f32le'], 'wav')],
     ['speed -5% (resample)', (y) => viaFfmpeg(y, ['-af', `asetrate=${AUDIO_WM_RATE * 0.95},aresample=${AUDIO_WM_RATE}`, '-c:a', 'pcm_f32le'], 'wav')],
+    ['speed +5% (resample)', (y) => viaFfmpeg(y, ['-af', `asetrate=${AUDIO_WM_RATE * 1.05},aresample=${AUDIO_WM_RATE}`, '-c:a', 'pcm_f32le'], 'wav')],
     ['tempo +4% (pitch kept)', (y) => viaFfmpeg(y, ['-af', 'atempo=1.04', '-c:a', 'pcm_f32le'], 'wav')],
+    ['tempo -5% (pitch kept)', (y) => viaFfmpeg(y, ['-af', 'atempo=0.95', '-c:a', 'pcm_f32le'], 'wav')],
     ['3 s excerpt, lossless', async (y) => y.subarray(Math.round(2.1 * AUDIO_WM_RATE), Math.round(5.1 * AUDIO_WM_RATE))],
+    // An offset off every grid of the scheme (hop, phase and slot), to show "any 3 s".
+    ['3 s excerpt at 4.037 s, lossless', async (y) => y.subarray(Math.round(4.037 * AUDIO_WM_RATE), Math.round(7.037 * AUDIO_WM_RATE))],
     ['3 s excerpt after mp3 64 kbps', async (y) => (await viaFfmpeg(y, ['-c:a', 'libmp3lame', '-b:a', '64k'], 'mp3')).subarray(Math.round(2.1 * AUDIO_WM_RATE), Math.round(5.1 * AUDIO_WM_RATE))],
+    ['3 s excerpt after mp3 128 kbps', async (y) => (await viaFfmpeg(y, ['-ar', '44100', '-c:a', 'libmp3lame', '-b:a', '128k'], 'mp3')).subarray(Math.round(2.1 * AUDIO_WM_RATE), Math.round(5.1 * AUDIO_WM_RATE))],
   ];
   let embedMs = 0, detectMs = 0, seconds = 0;
   const run = async (hostSet: Float32Array[], table: Map<string, Row>) => {
