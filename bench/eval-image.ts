@@ -5,7 +5,7 @@
  *
  * Data (bench/fetch-images.sh, cached under data/image-cache/extract; override DISCERN_IMAGE_CACHE):
  *   tuning   = opencv-doc camera photos + labelme-examples photos + mate-backgrounds nature photos
- *   held-out = plasma-workspace-wallpapers camera photos + gcompris-qt-data photos (WebP in Qt .rcc)
+ *   held-out = plasma-workspace-wallpapers camera photos + gcompris-qt-data photos (WebP in Qt .rcc, 7 bundles)
  *   renders  = gnome-backgrounds, ukui-wallpapers, sway-backgrounds (human-made, not photos)
  * Split by package, never by file. Nothing held out is used to set a threshold.
  */
@@ -47,7 +47,10 @@ function addUnique(list: Photo[], source: string, name: string, bytes: Buffer) {
 
 const OPENCV_PHOTOS = /^(HappyFish|aero[13]|aloe[LR]|apple|baboon|basketball[12]|board|box|box_in_scene|building|butterfly|fruits|graf[13]|home|left\d*|right\d*|leuven[AB]|messi5|orange|rubberwhale[12]|smarties|squirrel_cls|stuff|ela_original|chicky_512|cards)\.(jpg|png)$/;
 const PLASMA_PHOTOS = ['Autumn', 'BytheWater', 'ColdRipple', 'ColorfulCups', 'DarkestHour', 'EveningGlow', 'FallenLeaf', 'Grey', 'Kite', 'OneStandsOut', 'Path'];
-const GCOMPRIS_PHOTO_BUNDLES = ['explore_monuments', 'explore_world_animals', 'explore_farm_animals', 'erase', 'categorization'];
+// Bundles whose large opaque images are photographs (checked by eye on contact sheets; `babyshapes`
+// and `details` hold paintings and drawings and are left out). `explore_world_music` and the
+// underwater `clickgame` backgrounds were added on 2026-12-01 to enlarge the held-out set.
+const GCOMPRIS_PHOTO_BUNDLES = ['explore_monuments', 'explore_world_animals', 'explore_farm_animals', 'erase', 'categorization', 'explore_world_music', 'clickgame'];
 
 /** WebP files stored uncompressed inside a Qt resource bundle (found by their RIFF headers). */
 function webpFromRcc(bytes: Buffer): Buffer[] {
@@ -106,6 +109,32 @@ async function variant(bytes: Buffer, v: Variant): Promise<Buffer> {
     }
     case 'platform1080': return s().resize(1080, 1080, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer();
   }
+}
+
+/** The photo with Gaussian noise (σ grey levels, seeded) added to its central third × third, as PNG. */
+async function noisySplice(bytes: Buffer, sigma: number, seed: number): Promise<Buffer> {
+  const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { width: w, height: h } = info;
+  const out = Buffer.from(data);
+  let s = seed >>> 0 || 1;
+  const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >> 17; s ^= s << 5; s >>>= 0; return (s + 0.5) / 4294967296; };
+  const x0 = Math.floor(w / 3), y0 = Math.floor(h / 3);
+  for (let y = y0; y < y0 + Math.floor(h / 3); y++) for (let x = x0; x < x0 + Math.floor(w / 3); x++) {
+    const n = sigma * Math.sqrt(-2 * Math.log(rand())) * Math.cos(2 * Math.PI * rand());
+    for (let c = 0; c < 3; c++) { const i = (y * w + x) * 3 + c; out[i] = Math.max(0, Math.min(255, Math.round(data[i] + n))); }
+  }
+  return sharp(out, { raw: { width: w, height: h, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+}
+
+/** Children labelled Fake; for frequency forensics also the statistic that put it over (part score ≥ 0.5). */
+function firingParts(m: Record<string, unknown>): string {
+  return (m.children as { type: string; label: string; details?: { part_scores?: Record<string, number> } }[])
+    .filter((c) => c.label === 'Fake')
+    .map((c) => {
+      const parts = Object.entries(c.details?.part_scores ?? {}).filter(([, v]) => v >= 0.5).map(([k]) => k);
+      return parts.length ? `${c.type}(${parts.join('+')})` : c.type;
+    })
+    .join(', ');
 }
 
 const OPTIONS: DetectOptions = { visualize: false, frame_length: 2, intelligence: false, audio_source_tracing: false, use_reverse_search: false, use_ood_detector: false, zero_retention_mode: false };
@@ -201,7 +230,7 @@ async function main() {
         row[v] = m.label as string;
         if (m.label === 'Fake') {
           fp[v].fake++;
-          const firing = (m.children as { type: string; label: string }[]).filter((c) => c.label === 'Fake').map((c) => c.type);
+          const firing = firingParts(m).split(', ');
           for (const t of firing) firingCounts.set(t, (firingCounts.get(t) ?? 0) + 1);
           fpNames.add(`${p.source}/${p.name}`);
         }
@@ -231,7 +260,7 @@ async function main() {
       const m = await analyse(p.bytes);
       if (m.label === 'Fake') {
         renderFake++;
-        renderFiring.push(...(m.children as { type: string; label: string }[]).filter((c) => c.label === 'Fake').map((c) => c.type));
+        renderFiring.push(`${p.source}/${p.name}: ${firingParts(m)}`);
       }
     } catch { /* counted as not Fake */ }
   }
@@ -250,6 +279,18 @@ async function main() {
     if ((m.ifl as { score: number }).score >= 0.5) upFlag++;
   }
   console.log(`== frequency forensics on 2× up-scaled held-out photos (locally made positive control): flagged ${upFlag}/${upN} = ${pct(upFlag / Math.max(1, upN))}`);
+
+  // 3b. Noise-consistency sensitivity (positive control made here): the central ninth of the photo
+  // gets extra Gaussian noise (σ = 8 grey levels), as when a region from a noisier source is pasted in.
+  let spliceFlag = 0, spliceN = 0;
+  for (const p of heldOut.slice(0, QUICK ? 8 : 24)) {
+    const spliced = await noisySplice(p.bytes, 8, spliceN + 1);
+    const m = await analyse(spliced, new ModelRegistry([]));
+    spliceN++;
+    const forensic = (m.children as { type: string; details?: { part_scores?: Record<string, number> } }[]).find((c) => c.type === 'FrequencyAnalysis');
+    if ((forensic?.details?.part_scores?.noiseInconsistency ?? 0) >= 0.5) spliceFlag++;
+  }
+  console.log(`== noise-consistency statistic on held-out photos with a noisier pasted region (locally made positive control, σ 8): flagged ${spliceFlag}/${spliceN} = ${pct(spliceFlag / Math.max(1, spliceN))}`);
 
   // 4. Provenance fixtures.
   const fixtures = await buildProvenanceFixtures();

@@ -18,12 +18,12 @@ export interface ForensicCalibration {
 }
 
 export const FORENSIC_CALIBRATION: ForensicCalibration = {
-  version: "tuning-2026-11-22-q0.999",
+  version: "tuning-2026-12-01-q0.999",
   source: "opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos; variants as-is, JPEG 75, JPEG 95, PNG, WebP 80, 50% resize, 1080 px + JPEG 85",
   photos: 90,
   variants: 563,
   false_positive_rate: 0.0089,
   offGridPeak: { median: 3.4636, threshold: 6.3393 },
   latticePeak: { median: -1.4791, threshold: 2.9011 },
-  noiseInconsistency: { median: 3.7883, threshold: 63.8354 },
+  noiseInconsistency: { median: 0.7915, threshold: 3.9346 },
 };

@@ -1,15 +1,109 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { baseImage } from '../fixtures.js';
-import { calibratedScore, renderHeatmap, runForensics } from './index.js';
-import { computeForensicFeatures } from './residual.js';
+import { FORENSIC_CALIBRATION } from './calibration.js';
+import { calibratedScore, renderHeatmap, runForensics, scoreFeatures } from './index.js';
+import { computeForensicFeatures, selectMedian } from './residual.js';
 
 async function raw(buf: Buffer) {
   const { data, info } = await sharp(buf).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
 
+/**
+ * Scene with a smooth sky-like gradient above `ground` (share of the height from the top) and fine
+ * texture below it, plus seeded Gaussian noise of `sigma(x, y)` grey levels.
+ */
+function scene(width: number, height: number, ground: number, sigma: (x: number, y: number) => number, seed = 7): Uint8Array {
+  let s = seed;
+  const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >> 17; s ^= s << 5; s >>>= 0; return (s + 0.5) / 4294967296; };
+  const gauss = () => Math.sqrt(-2 * Math.log(rand())) * Math.cos(2 * Math.PI * rand());
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const sky = 150 + 60 * (y / height);
+    const texture = y > height * ground ? 40 * Math.sin(x / 3.1) * Math.cos(y / 4.3) + 25 * Math.sin((x + 2 * y) / 5.7) : 0;
+    const v = sky + texture + sigma(x, y) * gauss();
+    for (let c = 0; c < 3; c++) out[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v * (0.8 + 0.1 * c))));
+  }
+  return out;
+}
+
+async function viaWebp(data: Uint8Array, width: number, height: number, quality: number) {
+  const webp = await sharp(Buffer.from(data), { raw: { width, height, channels: 3 } }).webp({ quality }).toBuffer();
+  return raw(webp);
+}
+
+const W = 768, H = 512;
+const inRegion = (x: number, y: number) => x >= 256 && x < 512 && y >= 128 && y < 384;
+
+describe('noise-consistency statistic', () => {
+  it('does not take codec-flattened sky above noisy texture for an inconsistency, but does see a noisier pasted region', async () => {
+    // Mostly flat sky: lossy WebP removes its noise and keeps the noise in the textured strip. That
+    // codec effect flagged two real WebP photographs with the earlier statistic (one global
+    // median/MAD over all blocks), which scored this scene about as high as the spliced one below.
+    const codec: number[] = [];
+    for (const quality of [60, 80]) {
+      const coded = await viaWebp(scene(W, H, 0.85, () => 2), W, H, quality);
+      const f = computeForensicFeatures(coded.data, W, H, 3)!;
+      expect(scoreFeatures(f).parts.noiseInconsistency, `WebP q${quality}`).toBeLessThan(0.5);
+      codec.push(f.noiseInconsistency);
+    }
+    // No codec: noiseless sky, noisy ground (noise follows the texture boundary, as it does when a codec or denoiser works by texture).
+    const split = computeForensicFeatures(scene(W, H, 0.85, (_x, y) => (y > H * 0.85 ? 3 : 0)), W, H, 3)!;
+    expect(scoreFeatures(split).parts.noiseInconsistency).toBeLessThan(0.5);
+
+    // A noisier pasted region, and a noise-free one (as inpainting or local smoothing leaves), in a
+    // scene with measurable noise (σ 2–3).
+    for (const [ground, sigma] of [[0.85, (x: number, y: number) => (inRegion(x, y) ? 12 : 2)], [0.5, (x: number, y: number) => (inRegion(x, y) ? 12 : 2)], [0.5, (x: number, y: number) => (inRegion(x, y) ? 0 : 3)]] as const) {
+      const base = computeForensicFeatures(scene(W, H, ground, () => 2), W, H, 3)!;
+      const spliced = computeForensicFeatures(scene(W, H, ground, sigma), W, H, 3)!;
+      expect(scoreFeatures(base).parts.noiseInconsistency, `ground ${ground}`).toBeLessThan(0.5);
+      expect(spliced.noiseInconsistency, `ground ${ground}`).toBeGreaterThan(FORENSIC_CALIBRATION.noiseInconsistency.threshold);
+      expect(scoreFeatures(spliced).score).toBeGreaterThanOrEqual(0.5);
+      expect(spliced.noiseInconsistency).toBeGreaterThan(4 * Math.max(...codec));
+      // The most deviant blocks lie inside the pasted region.
+      const { blocksX, deviation, blockSize } = spliced.noiseMap;
+      const top = Array.from(deviation.keys()).sort((a, b) => Math.abs(deviation[b]) - Math.abs(deviation[a])).slice(0, 20);
+      for (const i of top) {
+        const cx = (i % blocksX) * blockSize + blockSize / 2, cy = Math.floor(i / blocksX) * blockSize + blockSize / 2;
+        expect(inRegion(cx, cy), `ground ${ground}, block ${i}`).toBe(true);
+      }
+    }
+  });
+
+  it('gives no evidence where the image has no measurable noise to compare with', () => {
+    // Noise-free sky with a noisy patch: the patch could as well be fine texture (fur, foliage) in a
+    // codec-flattened photograph, so it must not count.
+    const f = computeForensicFeatures(scene(W, H, 0.85, (x, y) => (inRegion(x, y) ? 12 : 0)), W, H, 3)!;
+    expect(scoreFeatures(f).parts.noiseInconsistency).toBeLessThan(0.5);
+  });
+
+  it('skips mostly clipped blocks instead of calling their missing noise an inconsistency', () => {
+    // A blown-out highlight (all 255) covering a quarter of a noisy scene.
+    const img = scene(W, H, 0.5, () => 3);
+    for (let y = 0; y < 256; y++) for (let x = 0; x < 384; x++) img.fill(255, (y * W + x) * 3, (y * W + x) * 3 + 3);
+    const f = computeForensicFeatures(img, W, H, 3)!;
+    expect(f.noiseMap.measurable).toBeLessThan((W / 32) * (H / 32) * 0.8);
+    expect(scoreFeatures(f).parts.noiseInconsistency).toBeLessThan(0.5);
+  });
+});
+
 describe('frequency forensics', () => {
+  it('selectMedian agrees with a sorted median for odd and even counts with ties', () => {
+    let s = 3;
+    const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
+    for (const n of [1, 2, 3, 4, 7, 112, 255, 256, 512]) {
+      for (let trial = 0; trial < 20; trial++) {
+        const values = Array.from({ length: n }, () => Math.floor(rand() * (trial % 2 ? 5 : 1000)) / 4);
+        const sorted = [...values].sort((a, b) => a - b);
+        const expected = n % 2 ? sorted[n >> 1] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        const buf = new Float64Array(n + 3).fill(-99); // values beyond n must be ignored
+        buf.set(values);
+        expect(selectMedian(buf, n), `n=${n} trial ${trial}`).toBe(expected);
+      }
+    }
+  });
+
   it('sees the periodic trace of 2× up-sampling that a native-resolution image lacks', async () => {
     const small = await baseImage(320, 320, 4);
     const png = await sharp(Buffer.from(small.data), { raw: { width: 320, height: 320, channels: 3 } }).png().toBuffer();

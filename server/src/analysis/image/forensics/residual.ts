@@ -10,9 +10,10 @@
  *    makes peaks at multiples of n/8 and the WebP/VP8 4×4 transform at multiples of n/4; those lattice
  *    frequencies are scored separately: the 2× up-sampling peak (n/2) counts only by how far it rises
  *    above the strongest coarser codec-grid peak, so re-encoding alone does not look like resampling.
- * 3. Consistency: a local noise level (median absolute residual) per 32×32 block; splices and
- *    locally generated regions often carry a different noise level than the rest of the image.
- *    The statistic is a robust spread of the log noise map over textured-comparable blocks.
+ * 3. Consistency: a local noise level per 32×32 block (robust σ of the diagonal Haar band),
+ *    compared only among blocks of similar texture and only where the image has measurable noise;
+ *    splices and locally generated or inpainted regions often carry a different noise level than
+ *    the rest of the image. See `noiseConsistency` below for why each step is there.
  *
  * Both statistics are turned into 0–1 scores by a calibration measured on real photographs
  * (`calibration.ts`), so a score of 0.5 sits at the threshold that gave ≤ 1% false positives there.
@@ -26,10 +27,11 @@ export interface ForensicFeatures {
   latticePeak: number;
   /** Strongest codec-grid peak (JPEG 8×8 / WebP 4×4 block grids), reported for explanation. */
   jpegGrid: number;
-  /** Robust spread of the local noise-level map. */
+  /** 98th percentile of the region-averaged noise-level deviation (see `noiseConsistency`). */
   noiseInconsistency: number;
   /** Per-block deviation of the noise level, for the heatmap (blocksX × blocksY). */
-  noiseMap: { blocksX: number; blocksY: number; deviation: Float32Array; blockSize: number };
+  /** `measurable`: blocks not mostly clipped, the ones the deviation is computed over. */
+  noiseMap: { blocksX: number; blocksY: number; deviation: Float32Array; blockSize: number; measurable: number };
   tiles: number;
 }
 
@@ -64,6 +66,32 @@ function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Median of the first n values of buf (same value as `median`), by quickselect in place: no copy
+ * and no comparator calls, which matters for the per-block noise estimates.
+ */
+export function selectMedian(buf: Float64Array, n: number): number {
+  if (n === 0) return 0;
+  const k = n >> 1;
+  let lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const pivot = buf[(lo + hi) >> 1];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (buf[i] < pivot) i++;
+      while (buf[j] > pivot) j--;
+      if (i <= j) { const t = buf[i]; buf[i] = buf[j]; buf[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j; else if (k >= i) lo = i; else break;
+  }
+  const upper = buf[k];
+  if (n % 2) return upper;
+  // Even count: the lower middle value is the largest of the part left of k.
+  let lower = -Infinity;
+  for (let m = 0; m < k; m++) if (buf[m] > lower) lower = buf[m];
+  return (lower + upper) / 2;
 }
 
 /** Tile origins: a spread of up to MAX_TILES tiles, preferring textured ones (periodicity needs signal). */
@@ -139,23 +167,149 @@ export function computeForensicFeatures(data: Uint8Array, width: number, height:
   const up2 = Math.max(axis(half), at(half, half));
   const latticePeak = up2 - Math.max(0, jpegGrid);
 
-  // Local noise-level map.
-  const blocksX = Math.floor(width / BLOCK), blocksY = Math.floor(height / BLOCK);
-  const levels = new Float32Array(blocksX * blocksY);
-  const sample: number[] = [];
-  for (let by = 0; by < blocksY; by++) for (let bx = 0; bx < blocksX; bx++) {
-    sample.length = 0;
-    for (let y = by * BLOCK + 1; y < (by + 1) * BLOCK - 1; y += 2) for (let x = bx * BLOCK + 1; x < (bx + 1) * BLOCK - 1; x += 2) sample.push(Math.abs(residual[y * width + x]));
-    levels[by * blocksX + bx] = Math.log(median(sample) + 0.5);
-  }
-  const all = Array.from(levels);
-  const mid = median(all);
-  const mad = median(all.map((l) => Math.abs(l - mid))) + 0.05;
-  const deviation = new Float32Array(levels.length);
-  for (let i = 0; i < levels.length; i++) deviation[i] = (levels[i] - mid) / mad;
-  // Share-weighted tail: how far the most deviant 2% of blocks sit from the image's typical noise.
-  const sortedDev = Array.from(deviation, Math.abs).sort((a, b) => a - b);
-  const noiseInconsistency = sortedDev.length ? sortedDev[Math.floor(sortedDev.length * 0.98)] : 0;
+  const { blocksX, blocksY, deviation, noiseInconsistency, measurable } = noiseConsistency(gray, width, height);
 
-  return { offGridPeak, latticePeak, jpegGrid, noiseInconsistency, noiseMap: { blocksX, blocksY, deviation, blockSize: BLOCK }, tiles: origins.length };
+  return { offGridPeak, latticePeak, jpegGrid, noiseInconsistency, noiseMap: { blocksX, blocksY, deviation, blockSize: BLOCK, measurable }, tiles: origins.length };
+}
+
+/**
+ * Below this noise standard deviation (grey levels) a block carries no measurable sensor noise:
+ * 8-bit rounding of RGB alone leaves σ ≈ 0.2 in the luminance, and lossy codecs flatten smooth
+ * areas to exactly that. Such blocks are "no information", not "different noise".
+ */
+export const NOISE_FLOOR = 0.5;
+/** Smallest spread (log σ) used to normalise deviations: a 2× noise change is then ≥ 3.5 units. */
+const MIN_LOG_SPREAD = 0.2;
+const MIN_STRATUM = 12;
+/** Typical σ a texture stratum needs (twice the measurement floor) before its blocks are compared. */
+const MIN_REFERENCE_NOISE = 2 * NOISE_FLOOR;
+const FLAT_TEXTURE = 2;
+/** Detail-to-diagonal band ratio up to which a block's fine structure is taken for noise (white noise: 1 ± 0.1 at 256 samples). */
+const NOISE_LIKE_RATIO = 1.3;
+
+/**
+ * Local noise-level consistency (after Mahdian & Saic 2009, "Using noise inconsistencies for blind
+ * image forensics"): per 32×32 block the noise σ is the median |HH| of a one-level Haar transform
+ * divided by 0.6745 (Donoho's robust estimator; the diagonal band holds little of the horizontal
+ * and vertical structure that dominates scenes). Two things in real photographs also change the
+ * measured σ without any manipulation, and are taken out before blocks are compared:
+ * - texture leaks into HH, so a block is compared only with blocks of similar texture: coarse
+ *   texture is the median gradient between 4×4-pixel means (less the part the block's own noise
+ *   explains), fine texture the ratio of the horizontal/vertical detail bands to HH (≈ 1 for noise);
+ * - codecs (JPEG, WebP/VP8) quantise the noise in smooth areas away, and clipped highlights and
+ *   shadows have none: σ is floored at NOISE_FLOOR, mostly clipped blocks are skipped, and a texture
+ *   stratum whose typical σ is under MIN_REFERENCE_NOISE gives no evidence (fine texture and noise
+ *   cannot be told apart against a noiseless reference).
+ * Splices and locally generated or inpainted regions are contiguous, so the per-block deviation
+ * (robust z within its stratum) is averaged over each block's 3×3 neighbourhood before the
+ * statistic — the 98th percentile of |smoothed z| — is taken; isolated odd blocks do not count.
+ */
+export function noiseConsistency(gray: Float32Array, width: number, height: number) {
+  const blocksX = Math.floor(width / BLOCK), blocksY = Math.floor(height / BLOCK);
+  const nb = blocksX * blocksY;
+  const level = new Float32Array(nb);
+  const texture = new Float32Array(nb);
+  const fine = new Float32Array(nb);
+  const usable = new Uint8Array(nb);
+  // Per-block sample buffers, reused: the medians below run ~2000 times per 1080p image.
+  const hh = new Float64Array((BLOCK / 2) * (BLOCK / 2));
+  const detail = new Float64Array(2 * hh.length);
+  const grad = new Float64Array(2 * (BLOCK / 4) * (BLOCK / 4 - 1));
+  const cells = new Float32Array((BLOCK / 4) * (BLOCK / 4));
+  const cn = BLOCK / 4;
+  for (let by = 0; by < blocksY; by++) for (let bx = 0; bx < blocksX; bx++) {
+    const x0 = bx * BLOCK, y0 = by * BLOCK;
+    let nh = 0, nd = 0, ng = 0;
+    let clipped = 0;
+    for (let y = y0; y < y0 + BLOCK; y += 2) {
+      const r0 = y * width, r1 = r0 + width;
+      for (let x = x0; x < x0 + BLOCK; x += 2) {
+        const a = gray[r0 + x], b = gray[r0 + x + 1], c = gray[r1 + x], d = gray[r1 + x + 1];
+        hh[nh++] = Math.abs(a - b - c + d) / 2;
+        detail[nd++] = Math.abs(a + b - c - d) / 2;
+        detail[nd++] = Math.abs(a - b + c - d) / 2;
+        if (a <= 1 || a >= 254) clipped++;
+      }
+    }
+    cells.fill(0);
+    for (let y = 0; y < BLOCK; y++) {
+      const row = (y0 + y) * width + x0;
+      for (let x = 0; x < BLOCK; x++) cells[(y >> 2) * cn + (x >> 2)] += gray[row + x] / 16;
+    }
+    for (let cy = 0; cy < cn; cy++) for (let cx = 0; cx < cn; cx++) {
+      if (cx + 1 < cn) grad[ng++] = Math.abs(cells[cy * cn + cx + 1] - cells[cy * cn + cx]);
+      if (cy + 1 < cn) grad[ng++] = Math.abs(cells[(cy + 1) * cn + cx] - cells[cy * cn + cx]);
+    }
+    const i = by * blocksX + bx;
+    const sigma = selectMedian(hh, nh) / 0.6745;
+    level[i] = Math.log(Math.max(NOISE_FLOOR, sigma));
+    // The block's own noise also moves the 4×4 means: the difference of two of them has σ·√2/4, whose
+    // median magnitude is 0.239σ. Taking that out in quadrature keeps a noisier pasted region in the
+    // same texture stratum as the flat area it was pasted into.
+    const fromNoise = 0.239 * sigma;
+    const t = selectMedian(grad, ng);
+    texture[i] = Math.sqrt(Math.max(0, t * t - fromNoise * fromNoise));
+    // Fine texture (hair, fur, foliage at the pixel scale) is averaged away in the 4×4 means but
+    // fills HH just like noise. White noise puts the same energy in the horizontal and vertical
+    // detail bands as in the diagonal one; scene detail puts more there (natural spectra fall
+    // with frequency and HH holds the highest). Their ratio tells fine texture from noise.
+    fine[i] = selectMedian(detail, nd) / 0.6745 / Math.max(NOISE_FLOOR, sigma);
+    // Mostly clipped blocks (one sample per 2×2 cell checked) have no noise to measure.
+    usable[i] = clipped <= nh / 4 ? 1 : 0;
+  }
+
+  // Texture strata: half-octave bins of coarse texture and of the fine-detail ratio, so that each
+  // block is compared with blocks of similar texture however few or many of them the scene has
+  // (quantile strata would mix a small textured object with the flat sky around it). Bins with
+  // fewer than MIN_STRATUM blocks are merged with their neighbour so that medians rest on enough blocks.
+  const idx: number[] = [];
+  for (let i = 0; i < nb; i++) if (usable[i]) idx.push(i);
+  // Below FLAT_TEXTURE grey levels per 4 pixels a block is smooth (gradients leave nothing in HH).
+  const bin = (i: number) => {
+    const coarse = texture[i] < FLAT_TEXTURE ? 0 : 1 + Math.floor(2 * Math.log2(texture[i] / FLAT_TEXTURE));
+    const f = fine[i] < NOISE_LIKE_RATIO ? 0 : 1 + Math.floor(2 * Math.log2(fine[i] / NOISE_LIKE_RATIO));
+    return coarse * 64 + Math.min(63, f);
+  };
+  // Ordered by coarse then fine bin, so merged small bins join their nearest neighbour.
+  idx.sort((a, b) => bin(a) - bin(b) || texture[a] - texture[b]);
+  const strata: number[][] = [];
+  let current: number[] = [];
+  for (const i of idx) {
+    if (current.length >= MIN_STRATUM && bin(i) !== bin(current[current.length - 1])) { strata.push(current); current = []; }
+    current.push(i);
+  }
+  if (current.length) {
+    if (current.length < MIN_STRATUM && strata.length) strata[strata.length - 1].push(...current);
+    else strata.push(current);
+  }
+  const z = new Float32Array(nb);
+  for (const members of strata) {
+    const values = members.map((i) => level[i]);
+    const mid = median(values);
+    // A stratum whose typical block has no measurable noise (codec-flattened, denoised) defines no
+    // noise level: a block there with a high HH may hold fine texture as well as noise, and nothing
+    // can tell them apart, so the stratum gives no evidence either way.
+    if (mid < Math.log(MIN_REFERENCE_NOISE)) continue;
+    const spread = Math.max(MIN_LOG_SPREAD, 1.4826 * median(values.map((v) => Math.abs(v - mid))));
+    for (const i of members) z[i] = (level[i] - mid) / spread;
+  }
+
+  // 3×3 neighbourhood mean of z over usable blocks: the deviation of a region, not of one block.
+  const deviation = new Float32Array(nb);
+  const smoothed: number[] = [];
+  for (let by = 0; by < blocksY; by++) for (let bx = 0; bx < blocksX; bx++) {
+    const i = by * blocksX + bx;
+    if (!usable[i]) continue;
+    let sum = 0, count = 0;
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+      const x = bx + dx, y = by + dy;
+      if (x < 0 || y < 0 || x >= blocksX || y >= blocksY || !usable[y * blocksX + x]) continue;
+      sum += z[y * blocksX + x]; count++;
+    }
+    deviation[i] = sum / count;
+    smoothed.push(Math.abs(deviation[i]));
+  }
+  smoothed.sort((a, b) => a - b);
+  const noiseInconsistency = smoothed.length ? smoothed[Math.floor(smoothed.length * 0.98)] : 0;
+  return { blocksX, blocksY, deviation, noiseInconsistency, measurable: idx.length };
 }
