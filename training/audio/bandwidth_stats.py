@@ -6,6 +6,7 @@ chunk, energy 4.3-7.7 kHz over 0.3-3.4 kHz.
 
     /usr/bin/python3 training/audio/bandwidth_stats.py
 """
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,15 @@ def main():
         d = np.load(f)
         for x, chain in zip(d["x"], d["chain"]):
             c = str(chain)
-            key = f"{name}:{'telephone' if name == 'train_nb' else c.rstrip('0123456789')}"
+            family = "telephone" if name == "train_nb" else re.sub(r"(mp3|opus)[0-9]+$", r"\1", c)
+            key = f"{name}:{family}"
             rows.setdefault(key, []).append(ratio_db(x[:2 * SR].astype(np.float64) / 32768))
+    rows = {k: np.array(v) for k, v in rows.items()}
+    narrow = np.concatenate([v for k, v in rows.items() if k.endswith((":band8k", ":gsm", ":telephone"))])
+    wide = np.concatenate([v for k, v in rows.items() if not k.endswith((":band8k", ":gsm", ":telephone"))])
+    print("routing threshold: share of wideband-chain chunks below it / telephone chunks above it")
+    for t in range(-50, -29, 2):
+        print(f"  {t:4d} dB  wideband below {np.mean(wide < t) * 100:6.2f}%  telephone above {np.mean(narrow >= t) * 100:6.2f}%")
     print(f"{'split:chain':24s} {'n':>6s} {'min':>7s} {'p1':>7s} {'p50':>7s} {'p99':>7s} {'max':>7s}")
     for k, v in sorted(rows.items()):
         v = np.array(v)
