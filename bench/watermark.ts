@@ -270,7 +270,7 @@ async function benchImage() {
       addRow(rows, name, d.has_watermark, acc);
       if (acc < 0.99 || !d.has_watermark) below.push(`${label} / ${name}: bit acc. ${acc.toFixed(3)}, sync z ${d.sync_z.toFixed(1)}, period ${d.period_px}`);
     }
-    return e.value.psnr;
+    return { psnr: e.value.psnr, marked: e.value.pixels };
   };
   const rows = new Map<string, Row>();
   const below: string[] = [];
@@ -294,8 +294,10 @@ async function benchImage() {
   for (const [label, fn] of flat) {
     const data = Buffer.alloc(1920 * 1080 * 3);
     for (let y = 0; y < 1080; y++) for (let x = 0; x < 1920; x++) data.fill(Math.round(fn(x, y)), (y * 1920 + x) * 3, (y * 1920 + x) * 3 + 3);
-    const psnr = await markAndAttack({ data, info: { width: 1920, height: 1080, channels: 3 } as sharp.OutputInfo }, otherRows, otherBelow, label, false);
-    console.log(`  ${label}: PSNR ${psnr.toFixed(2)} dB`);
+    const { psnr, marked } = await markAndAttack({ data, info: { width: 1920, height: 1080, channels: 3 } as sharp.OutputInfo }, otherRows, otherBelow, label, false);
+    let maxD = 0, big = 0;
+    for (let i = 0; i < data.length; i += 3) { const d = Math.abs(marked[i]! - data[i]!); maxD = Math.max(maxD, d); if (d >= 4) big++; }
+    console.log(`  ${label}: PSNR ${psnr.toFixed(2)} dB, max |Δ| ${maxD} levels, ${(100 * big / (1920 * 1080)).toFixed(1)} % of pixels changed by ≥ 4 levels`);
   }
   for (const path of other) {
     const base = await sharp(path).resize(1920, 1080, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
