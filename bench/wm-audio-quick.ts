@@ -1,6 +1,6 @@
 // Quick iteration harness for the audio watermark: env N (hosts, default 4), SKIP, ATT (regex of
 // attack names), LOW=1 (add the low-passed host), FP=<clips> (unmarked 3 s clips). Not the bench.
-// bench's audio attacks, detection rate, bit accuracy, SNR and CPU speed.
+// Prints per attack: detected/total, bit accuracy and sync z, then embed/detect CPU speed.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
