@@ -95,7 +95,7 @@ async function collect(): Promise<{ tuning: Photo[]; heldOut: Photo[]; renders: 
   return { tuning, heldOut, renders };
 }
 
-type Variant = 'as-is' | 'jpeg75' | 'resize50' | 'platform1080' | 'png' | 'jpeg95' | 'webp80';
+type Variant = 'as-is' | 'jpeg75' | 'resize50' | 'platform1080' | 'png' | 'jpeg95' | 'webp80' | 'webp512';
 async function variant(bytes: Buffer, v: Variant): Promise<Buffer> {
   const s = () => sharp(bytes, { limitInputPixels: 50_000_000, pages: 1 }).removeAlpha();
   switch (v) {
@@ -107,6 +107,10 @@ async function variant(bytes: Buffer, v: Variant): Promise<Buffer> {
     case 'resize50': {
       const m = await sharp(bytes).metadata();
       return s().resize(Math.max(1, Math.round((m.width ?? 2) / 2))).png({ compressionLevel: 1 }).toBuffer();
+    }
+    case 'webp512': {
+      const lossy = await s().webp({ quality: 80 }).toBuffer();
+      return sharp(lossy).resize(512).png({ compressionLevel: 1 }).toBuffer();
     }
     case 'platform1080': return s().resize(1080, 1080, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer();
   }
@@ -149,17 +153,21 @@ const median = (v: number[]) => quantile(v, 0.5);
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
-  const feats: { off: number; lat: number; noise: number }[] = [];
+  type Feat = { v: Variant; off: number; lat: number; noise: number; abstain: string | null };
+  const feats: Feat[] = [], checks: Feat[] = [];
   for (const p of tuning) {
-    for (const v of ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95', 'webp80'] as Variant[]) {
+    // webp512 is a check only (not used for thresholds): a lossy WebP photo halved to ~512 px, the
+    // condition of the held-out resize50 false positives, reproduced on tuning photos.
+    for (const v of ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95', 'webp80', 'webp512'] as Variant[]) {
       try {
         const decoded = await decodeImage(await variant(p.bytes, v));
         const d = centralCrop(decoded.data, decoded.width, decoded.height, 3, MAX_FORENSIC_SIDE); // as at run time
         const f = computeForensicFeatures(d.data, d.width, d.height, 3);
-        if (f) feats.push({ off: f.offGridPeak, lat: f.latticePeak, noise: f.noiseInconsistency });
+        if (f) (v === 'webp512' ? checks : feats).push({ v, off: f.offGridPeak, lat: f.latticePeak, noise: f.noiseInconsistency, abstain: f.noiseAbstain });
       } catch { /* undecodable variants are skipped */ }
     }
   }
+  const fused = (f: Feat, c: ForensicCalibration) => scoreFeatures({ offGridPeak: f.off, latticePeak: f.lat, noiseInconsistency: f.noise, noiseAbstain: f.abstain } as never, c);
   // Per-statistic quantile, raised until the fused score flags ≤ 1% of tuning images.
   let cal: ForensicCalibration = FORENSIC_CALIBRATION;
   for (const q of [0.995, 0.997, 0.999, 1]) {
@@ -174,7 +182,7 @@ async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
       photos: tuning.length, variants: feats.length, false_positive_rate: 0,
       offGridPeak: stat('off'), latticePeak: stat('lat'), noiseInconsistency: stat('noise'),
     };
-    const flagged = feats.filter((f) => scoreFeatures({ offGridPeak: f.off, latticePeak: f.lat, noiseInconsistency: f.noise } as never, cal).score >= 0.5).length;
+    const flagged = feats.filter((f) => fused(f, cal).score >= 0.5).length;
     cal.false_positive_rate = Math.round((flagged / feats.length) * 1e4) / 1e4;
     if (cal.false_positive_rate <= 0.01) break;
   }
@@ -194,6 +202,15 @@ async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
   noiseInconsistency: ${fmt(cal.noiseInconsistency)},
 };
 `);
+  // Per-variant false positives on the tuning photos with the chosen calibration (the resized ones
+  // are where small images used to trip the noise-consistency statistic).
+  for (const v of ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95', 'webp80', 'webp512'] as Variant[]) {
+    const set = (v === 'webp512' ? checks : feats).filter((f) => f.v === v);
+    const hit = set.filter((f) => fused(f, cal).score >= 0.5).length;
+    const noiseHit = set.filter((f) => fused(f, cal).parts.noiseInconsistency >= 0.5).length;
+    const abstained = set.filter((f) => f.abstain).length;
+    console.log(`  tuning ${v.padEnd(13)} n=${set.length}  FPR ${pct(hit / Math.max(1, set.length))} (noise-consistency ${noiseHit}, abstained ${abstained})${v === 'webp512' ? '  [check only: WebP 80 then 512 px wide]' : ''}`);
+  }
   console.log(`calibration written to ${path.relative(process.cwd(), file)} (${cal.version}; tuning FPR ${pct(cal.false_positive_rate)} over ${feats.length} images) — rebuild before evaluating with it`);
   return cal;
 }

@@ -25,5 +25,5 @@ export const FORENSIC_CALIBRATION: ForensicCalibration = {
   false_positive_rate: 0.0089,
   offGridPeak: { median: 3.4636, threshold: 6.3393 },
   latticePeak: { median: -1.4791, threshold: 2.9011 },
-  noiseInconsistency: { median: 0.7915, threshold: 3.9346 },
+  noiseInconsistency: { median: 0.3547, threshold: 3.4822 },
 };

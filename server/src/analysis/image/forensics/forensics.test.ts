@@ -78,6 +78,54 @@ describe('noise-consistency statistic', () => {
     expect(scoreFeatures(f).parts.noiseInconsistency).toBeLessThan(0.5);
   });
 
+  it('abstains on a small image where fine texture could pass for noise, and still finds a region pasted into a large one', () => {
+    // 384×256 px (12×8 blocks, a photo halved to web size): a quiet sky (σ 1.5) with a 64×64-px patch of
+    // fine random texture (fur, a field, stonework at the pixel scale). Such texture fills the diagonal
+    // Haar band like noise and has a noise-like band ratio, so nothing in one block tells it from
+    // pasted noise. It covers 4 blocks, fewer than a MIN_REGION_BLOCKS region: the 98th percentile of
+    // 96 blocks (the 2nd largest) would rest on it alone and exceeded the threshold before this rule.
+    const w = 384, h = 256;
+    let s = 11;
+    const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >> 17; s ^= s << 5; s >>>= 0; return (s + 0.5) / 4294967296; };
+    const fur = (x: number, y: number) => x >= 160 && x < 224 && y >= 96 && y < 160;
+    const small = scene(w, h, 1, (x, y) => (fur(x, y) ? 0 : 1.5), 5);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (fur(x, y)) {
+      const t = 24 * (rand() - 0.5) + 10 * Math.sin(x * 1.7 + y * 0.9);
+      for (let c = 0; c < 3; c++) { const i = (y * w + x) * 3 + c; small[i] = Math.max(0, Math.min(255, small[i] + Math.round(t))); }
+    }
+    const f = computeForensicFeatures(small, w, h, 3)!;
+    // The patch is there to be seen: its blocks stand far out of their texture group...
+    const { blocksX, deviation } = f.noiseMap;
+    const patchBlock = 3 * blocksX + 5;
+    expect(Math.abs(deviation[patchBlock])).toBeGreaterThan(FORENSIC_CALIBRATION.noiseInconsistency.threshold);
+    // ...but a region smaller than 3×3 blocks gives no evidence.
+    expect(f.noiseInconsistency).toBeLessThan(FORENSIC_CALIBRATION.noiseInconsistency.threshold);
+    expect(scoreFeatures(f).parts.noiseInconsistency).toBeLessThan(0.5);
+
+    // Too few measurable blocks for any reference group (256×256 px with three quarters blown out:
+    // 16 blocks left): abstains outright and says why.
+    const tinyImg = scene(256, 256, 0.5, () => 2);
+    for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) if (x >= 128 || y >= 128) tinyImg.fill(255, (y * 256 + x) * 3, (y * 256 + x) * 3 + 3);
+    const tiny = computeForensicFeatures(tinyImg, 256, 256, 3)!;
+    expect(tiny.noiseAbstain).toMatch(/only 16 measurable/);
+    expect(scoreFeatures(tiny).parts.noiseInconsistency).toBe(0);
+
+    // A large photograph-sized image (1536×1024, 1536 blocks) with a noisier pasted region of
+    // 256×256 px (64 blocks): still found, and where it is.
+    const W2 = 1536, H2 = 1024;
+    const pasted = (x: number, y: number) => x >= 640 && x < 896 && y >= 384 && y < 640;
+    const big = computeForensicFeatures(scene(W2, H2, 0.7, (x, y) => (pasted(x, y) ? 10 : 2), 9), W2, H2, 3)!;
+    expect(big.noiseAbstain).toBeNull();
+    expect(big.noiseInconsistency).toBeGreaterThan(FORENSIC_CALIBRATION.noiseInconsistency.threshold);
+    expect(scoreFeatures(big).score).toBeGreaterThanOrEqual(0.5);
+    const bm = big.noiseMap;
+    const top = Array.from(bm.deviation.keys()).sort((a, b) => Math.abs(bm.deviation[b]) - Math.abs(bm.deviation[a])).slice(0, 20);
+    for (const i of top) {
+      const cx = (i % bm.blocksX) * 32 + 16, cy = Math.floor(i / bm.blocksX) * 32 + 16;
+      expect(pasted(cx, cy), `block ${i}`).toBe(true);
+    }
+  });
+
   it('skips mostly clipped blocks instead of calling their missing noise an inconsistency', () => {
     // A blown-out highlight (all 255) covering a quarter of a noisy scene.
     const img = scene(W, H, 0.5, () => 3);

@@ -24,7 +24,8 @@ export function scoreFeatures(features: ForensicFeatures, cal: ForensicCalibrati
   const parts = {
     offGridPeak: calibratedScore(features.offGridPeak, cal.offGridPeak),
     latticePeak: calibratedScore(features.latticePeak, cal.latticePeak),
-    noiseInconsistency: calibratedScore(features.noiseInconsistency, cal.noiseInconsistency),
+    // An abstaining statistic gives no evidence: 0 never wins the maximum below.
+    noiseInconsistency: features.noiseAbstain ? 0 : calibratedScore(features.noiseInconsistency, cal.noiseInconsistency),
   };
   return { parts, score: Math.max(parts.offGridPeak, parts.latticePeak, parts.noiseInconsistency) };
 }
@@ -102,7 +103,9 @@ export async function runForensics(fullData: Uint8Array, fullWidth: number, full
       false_positive_rate: cal.false_positive_rate,
       details: {
         off_grid_peak: round(features.offGridPeak), lattice_peak: round(features.latticePeak), jpeg_grid: round(features.jpegGrid),
-        noise_inconsistency: round(features.noiseInconsistency), part_scores: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, round(v)])),
+        noise_inconsistency: round(features.noiseInconsistency),
+        ...(features.noiseAbstain ? { noise_consistency_abstained: features.noiseAbstain } : {}),
+        part_scores: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, round(v)])),
         calibration: cal.version,
       },
     },

@@ -29,6 +29,8 @@ export interface ForensicFeatures {
   jpegGrid: number;
   /** 98th percentile of the region-averaged noise-level deviation (see `noiseConsistency`). */
   noiseInconsistency: number;
+  /** Why the noise-consistency statistic gives no evidence for this image (null when it measured). */
+  noiseAbstain: string | null;
   /** Per-block deviation of the noise level, for the heatmap (blocksX × blocksY). */
   /** `measurable`: blocks not mostly clipped, the ones the deviation is computed over. */
   noiseMap: { blocksX: number; blocksY: number; deviation: Float32Array; blockSize: number; measurable: number };
@@ -167,9 +169,9 @@ export function computeForensicFeatures(data: Uint8Array, width: number, height:
   const up2 = Math.max(axis(half), at(half, half));
   const latticePeak = up2 - Math.max(0, jpegGrid);
 
-  const { blocksX, blocksY, deviation, noiseInconsistency, measurable } = noiseConsistency(gray, width, height);
+  const { blocksX, blocksY, deviation, noiseInconsistency, measurable, abstain } = noiseConsistency(gray, width, height);
 
-  return { offGridPeak, latticePeak, jpegGrid, noiseInconsistency, noiseMap: { blocksX, blocksY, deviation, blockSize: BLOCK, measurable }, tiles: origins.length };
+  return { offGridPeak, latticePeak, jpegGrid, noiseInconsistency, noiseAbstain: abstain, noiseMap: { blocksX, blocksY, deviation, blockSize: BLOCK, measurable }, tiles: origins.length };
 }
 
 /**
@@ -184,6 +186,10 @@ const MIN_STRATUM = 12;
 /** Typical σ a texture stratum needs (twice the measurement floor) before its blocks are compared. */
 const MIN_REFERENCE_NOISE = 2 * NOISE_FLOOR;
 const FLAT_TEXTURE = 2;
+/** Blocks a deviating region must cover to count: 3×3 blocks (96×96 px), the smoothing neighbourhood. */
+export const MIN_REGION_BLOCKS = 9;
+/** Blocks a texture stratum needs to serve as a reference: more than twice a minimal region. */
+export const MIN_REFERENCE_BLOCKS = 2 * MIN_REGION_BLOCKS + 1;
 /** Detail-to-diagonal band ratio up to which a block's fine structure is taken for noise (white noise: 1 ± 0.1 at 256 samples). */
 const NOISE_LIKE_RATIO = 1.3;
 
@@ -283,6 +289,7 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
     else strata.push(current);
   }
   const z = new Float32Array(nb);
+  let compared = 0;
   for (const members of strata) {
     const values = members.map((i) => level[i]);
     const mid = median(values);
@@ -290,6 +297,11 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
     // noise level: a block there with a high HH may hold fine texture as well as noise, and nothing
     // can tell them apart, so the stratum gives no evidence either way.
     if (mid < Math.log(MIN_REFERENCE_NOISE)) continue;
+    // Too few blocks to be a reference: a deviating region as large as MIN_REGION_BLOCKS would then
+    // be half the group and move its median and spread, and the median/MAD of a dozen blocks is
+    // itself uncertain by about half (relative error of the MAD ≈ 1.65/√n). No evidence either way.
+    if (members.length < MIN_REFERENCE_BLOCKS) continue;
+    compared += members.length;
     const spread = Math.max(MIN_LOG_SPREAD, 1.4826 * median(values.map((v) => Math.abs(v - mid))));
     for (const i of members) z[i] = (level[i] - mid) / spread;
   }
@@ -310,6 +322,18 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
     smoothed.push(Math.abs(deviation[i]));
   }
   smoothed.sort((a, b) => a - b);
-  const noiseInconsistency = smoothed.length ? smoothed[Math.floor(smoothed.length * 0.98)] : 0;
-  return { blocksX, blocksY, deviation, noiseInconsistency, measurable: idx.length };
+  // The statistic is the deviation that the top 2% of blocks reach, but never fewer blocks than one
+  // MIN_REGION_BLOCKS region: in a small image 2% is 3–4 blocks, and a few blocks of fine scene
+  // detail (a field, fur, stonework) read as "noisier" then decide alone. A splice is a region, so a
+  // region's worth of blocks must deviate before the image is said to be inconsistent.
+  const support = Math.max(smoothed.length - Math.floor(smoothed.length * 0.98), MIN_REGION_BLOCKS);
+  // Abstain (no evidence, not "consistent") when no texture group could serve as a reference.
+  let abstain: string | null = null;
+  if (compared === 0) {
+    abstain = idx.length < MIN_REFERENCE_BLOCKS
+      ? `only ${idx.length} measurable ${BLOCK}×${BLOCK} blocks: the image is too small or too clipped to compare noise levels`
+      : `no texture group with measurable noise and at least ${MIN_REFERENCE_BLOCKS} blocks to compare with`;
+  }
+  const noiseInconsistency = abstain ? 0 : smoothed[smoothed.length - support];
+  return { blocksX, blocksY, deviation, noiseInconsistency, measurable: idx.length, compared, abstain };
 }
