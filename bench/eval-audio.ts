@@ -14,6 +14,7 @@
  *                     models/audio-deepfake/model.json
  *   --skip-long       skip the 60-minute memory/speed run
  *   --skip-ood        skip the out-of-distribution probes (music, echo, pitch, low-pass)
+ *   --attacks A,B     run only the channel attacks whose names contain one of these words (e.g. gsm)
  *   --no-narrowband   score every chunk with the main model (the telephone-band companion off),
  *                     to compare the routed system with the wideband model alone
  *   --json FILE       also write every figure as JSON
@@ -397,7 +398,8 @@ async function main() {
     console.log(`\nchannel attacks (${attackRows.length} files; reference EER on the same files ${pct(baseAttack.eer)})`);
     console.log(`  ${'condition'.padEnd(26)} ${'EER'.padStart(8)} ${'x clean'.padStart(8)} ${'AUC'.padStart(7)} ${'TPR@1%'.padStart(8)} unknown(real/syn) OOD-uncertain narrowband`);
     const attackResults: Record<string, unknown> = { reference: baseAttack };
-    for (const attack of ATTACKS) {
+    const only = value('--attacks')?.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+    for (const attack of ATTACKS.filter((a) => !only || only.some((w) => a.name.toLowerCase().includes(w)))) {
       const s = summarise(await runCondition(attackRows, attack));
       attackResults[attack.name] = s;
       console.log(`  ${attack.name.padEnd(26)} ${pct(s.eer).padStart(8)} ${(s.eer / baseAttack.eer).toFixed(2).padStart(8)} ${s.auc.toFixed(4).padStart(7)} ${pct(s.tpr1).padStart(8)} ${`${s.unknownReal}/${s.unknownFake}`.padStart(17)} ${pct(s.uncertain).padStart(13)} ${pct(s.narrowband).padStart(10)}`);

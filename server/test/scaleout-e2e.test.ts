@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createContext } from '../src/context.js';
 import { BullMqJobQueue } from '../src/queue/bullmq-queue.js';
@@ -120,7 +120,12 @@ describe('scale-out mode (PostgreSQL + BullMQ/Redis + S3)', () => {
     expect(item.status).toBe('completed');
     expect(item.media_type).toBe('image');
     expect(item.image_metrics).toBeTruthy();
-    expect((await server.ctx.queue.stats()).done).toBeGreaterThanOrEqual(1);
+    // BullMQ marks the job done only after the handler has returned, i.e. after the row above was
+    // written as completed: under load that lags behind, so wait for it rather than race it.
+    await vi.waitFor(async () => expect((await server.ctx.queue.stats()).done).toBeGreaterThanOrEqual(1), {
+      timeout: 15_000,
+      interval: 200,
+    });
 
     const list = await api(server, 'GET', '/api/v2/detect?page=1&page_size=10');
     expect(list.status).toBe(200);
