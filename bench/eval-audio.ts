@@ -15,8 +15,6 @@
  *   --skip-long       skip the 60-minute memory/speed run
  *   --skip-ood        skip the out-of-distribution probes (music, echo, pitch, low-pass)
  *   --attacks A,B     run only the channel attacks whose names contain one of these words (e.g. gsm)
- *   --no-narrowband   score every chunk with the main model (the telephone-band companion off),
- *                     to compare the routed system with the wideband model alone
  *   --json FILE       also write every figure as JSON
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelRegistry, shippedModelsDir } from '../server/src/inference/model-registry.js';
 import { probeMedia } from '../server/src/media/probe.js';
-import { createAudioDeepfakeAnalyser, isMainAudioModel, isNarrowbandCompanionOf } from '../server/src/analysis/audio/index.js';
+import { createAudioDeepfakeAnalyser } from '../server/src/analysis/audio/index.js';
 import type { AnalysisInput, DetectOptions } from '../server/src/analysis/types.js';
 import type { MediaProbe } from '../server/src/media/probe-types.js';
 import { equalErrorRate, rates, rocAuc, tprAtFpr, type Scored } from './lib/audio-metrics.js';
@@ -40,7 +38,7 @@ const value = (name: string, def: string | null = null) => {
 
 const modelDirs = [process.env.DISCERN_MODELS_DIR ?? '', shippedModelsDir()].filter(Boolean);
 const registry = new ModelRegistry(modelDirs);
-const analyser = createAudioDeepfakeAnalyser({ models: registry, useNarrowband: !flag('--no-narrowband') });
+const analyser = createAudioDeepfakeAnalyser({ models: registry });
 const artifacts = { save: async (name: string) => `asset://eval/${name}` };
 
 const options: DetectOptions = {
@@ -250,7 +248,7 @@ function summarise(outcomes: Outcome[]) {
     unknownReal,
     unknownFake,
     uncertain: outcomes.filter((o) => o.uncertain).length / Math.max(1, outcomes.length),
-    /** Share of scored chunks that went to the narrowband companion model. */
+    /** Share of scored chunks the analyser found telephone-band. */
     narrowband: outcomes.reduce((s, o) => s + o.narrowbandShare, 0) / Math.max(1, outcomes.length),
   };
 }
@@ -276,7 +274,7 @@ async function parity(dataDir: string, version: string): Promise<number | null> 
   if (!existsSync(inFile) || !existsSync(outFile)) return null;
   const x = readNpyF32(inFile);
   const ref = readNpyF32(outFile);
-  const model = (await registry.load('audio-deepfake', isMainAudioModel))!;
+  const model = (await registry.load('audio-deepfake'))!;
   const res = await model.session.run({ [model.manifest.input.name]: new model.ort.Tensor('float32', x.data, x.shape) });
   const got = res[model.manifest.output.name]!.data as Float32Array;
   let maxDiff = 0;
@@ -343,12 +341,9 @@ async function main() {
     console.error(`no validation split at ${dataDir}: build it with training/audio/fetch_sources.sh and training/audio/build_dataset.py`);
     process.exit(2);
   }
-  const found = registry.findByTask('audio-deepfake', isMainAudioModel);
+  const found = registry.findByTask('audio-deepfake');
   if (!found) throw new Error('no audio-deepfake model installed');
   const manifest = found.manifest;
-  const companion = flag('--no-narrowband')
-    ? null
-    : registry.findByTask('audio-deepfake', isNarrowbandCompanionOf(manifest.name));
   const all = loadRows(dataDir);
   const perClass = value('--per-class') ? Number(value('--per-class')) : null;
   const attackPerClass = Number(value('--attack-per-class', '150'));
@@ -356,9 +351,6 @@ async function main() {
   const results: Record<string, unknown> = { model: `${manifest.name}@${manifest.version}`, data: dataDir };
 
   console.log(`model ${manifest.name}@${manifest.version} (${found.directory}), threshold ${manifest.threshold}`);
-  console.log(companion
-    ? `narrowband companion ${companion.manifest.name}@${companion.manifest.version} scores telephone-band chunks`
-    : 'narrowband companion: none (every chunk scored by the main model)');
   console.log(`validation split: ${clean.length} files (${clean.filter((r) => r.label === 0).length} real, ${clean.filter((r) => r.label === 1).length} synthetic), 4 s each, frame_length 2`);
 
   const diff = await parity(dataDir, manifest.version);
@@ -374,7 +366,7 @@ async function main() {
   console.log(`\nclean (held-out speakers and engines), ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   console.log(`  EER ${pct(base.eer)}  ROC AUC ${base.auc.toFixed(4)}  TPR@1%FPR ${pct(base.tpr1)}`);
   console.log(`  at threshold ${threshold.toFixed(4)}: FPR ${pct(atThr.fpr)}  FNR ${pct(atThr.fnr)}`);
-  console.log(`  no speech found (unknown): ${base.unknownReal} real, ${base.unknownFake} synthetic; OOD-uncertain ${pct(base.uncertain)}; chunks routed narrowband ${pct(base.narrowband)}`);
+  console.log(`  no speech found (unknown): ${base.unknownReal} real, ${base.unknownFake} synthetic; OOD-uncertain ${pct(base.uncertain)}; telephone-band chunks ${pct(base.narrowband)}`);
   results.clean = { ...base, threshold, ...atThr };
 
   console.log('\n  per group (synthetic: share caught at threshold; real: share wrongly flagged):');
@@ -454,14 +446,6 @@ async function main() {
     };
     writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
     console.log(`\ncalibrated: wrote threshold ${json.threshold} and error rates into ${file}`);
-    if (companion) {
-      // One threshold for the routed system: the companion's chunk scores are compared with it too.
-      const companionFile = path.join(companion.directory, 'model.json');
-      const cj = JSON.parse(readFileSync(companionFile, 'utf8'));
-      cj.threshold = json.threshold;
-      writeFileSync(companionFile, JSON.stringify(cj, null, 2) + '\n');
-      console.log(`calibrated: the same threshold written into ${companionFile}`);
-    }
   }
   const jsonOut = value('--json');
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));

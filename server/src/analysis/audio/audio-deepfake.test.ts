@@ -110,6 +110,17 @@ describe('audio deepfake analyser', () => {
     expect(m.image).toBeUndefined();
   });
 
+  it('says whether the speech was wideband or came through a telephone band', async () => {
+    const wide = (await analyser.analyse(await input(speech))).metrics!;
+    expect(wide.bandwidth).toBe('wideband');
+    expect(wide.narrowband_chunks).toBe(0);
+    const gsm = path.join(dir, 'phone-gsm.wav');
+    ff(['-i', speech, '-af', 'highpass=f=300,lowpass=f=3400', '-ar', '8000', '-c:a', 'libgsm_ms', gsm]);
+    const phone = (await analyser.analyse(await input(gsm))).metrics!;
+    expect(phone.bandwidth).toBe('narrowband');
+    expect(phone.narrowband_chunks).toBe(phone.speech_chunks);
+  });
+
   it('uses frame_length for the chunk size', async () => {
     const out = await analyser.analyse(await input(speech, { frame_length: 1 }));
     expect(out.metrics!.score as string[]).toHaveLength(8);

@@ -3,11 +3,11 @@ import { SAMPLE_RATE } from './decode.js';
 
 /**
  * Telephone-band detection. A phone line (and any 8 kHz recording resampled to 16 kHz) carries
- * nothing above ~3.4–4 kHz, where the wideband model finds many of its cues; such chunks go to
- * the narrowband companion model instead. The measure is the energy in 4.3–7.7 kHz relative to
- * the energy in 0.3–3.4 kHz, in dB: wideband speech sits around −10 to −30 dB, telephone audio
- * far below (only resampler leakage and dither remain). 3.4–4.3 kHz is skipped: resampler
- * transition bands live there.
+ * nothing above ~3.4–4 kHz, where the detector finds many of its cues: its measured error rate
+ * there is about twice the wideband one, so the analyser reports the bandwidth with the verdict.
+ * The measure is the energy in 4.3–7.7 kHz relative to the energy in 0.3–3.4 kHz, in dB:
+ * wideband speech sits around −10 to −30 dB, telephone audio far below (only resampler leakage
+ * and dither remain). 3.4–4.3 kHz is skipped: resampler transition bands live there.
  */
 const FFT_SIZE = 512;
 const HOP = 1024;
