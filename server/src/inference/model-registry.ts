@@ -60,24 +60,16 @@ export class ModelRegistry {
     return found;
   }
 
-  /**
-   * The first model for `task` (that `accept` takes, when given), or null when none is installed.
-   * `accept` lets an analyser tell a task's variants apart, e.g. the audio model's narrowband companion.
-   */
-  findByTask(
-    task: string,
-    accept: (manifest: ModelManifest) => boolean = () => true,
-  ): { directory: string; manifest: ModelManifest } | null {
+  /** The first model for `task`, or null when none is installed. */
+  findByTask(task: string): { directory: string; manifest: ModelManifest } | null {
     for (const item of this.listManifests()) {
-      if (item.manifest && item.manifest.task === task && accept(item.manifest)) {
-        return { directory: item.directory, manifest: item.manifest };
-      }
+      if (item.manifest && item.manifest.task === task) return { directory: item.directory, manifest: item.manifest };
     }
     return null;
   }
 
-  async load(task: string, accept?: (manifest: ModelManifest) => boolean): Promise<LoadedModel | null> {
-    const found = this.findByTask(task, accept);
+  async load(task: string): Promise<LoadedModel | null> {
+    const found = this.findByTask(task);
     if (!found) return null;
     const key = found.directory;
     let pending = this.sessions.get(key);
