@@ -92,6 +92,9 @@ def main():
     ap.add_argument("--out", default=str(DATA / "ckpt"))
     ap.add_argument("--data-suffix", default="",
                     help="read train{suffix}.npz / val{suffix}.npz (\"_nb\": the telephone-band copy from make_narrowband.py)")
+    ap.add_argument("--mix-suffix", default=None,
+                    help="also train on a share of train{suffix}.npz (e.g. _nb, the telephone-band copy)")
+    ap.add_argument("--mix-share", type=float, default=0.33, help="share of the --mix-suffix segments added")
     ap.add_argument("--telephone-aug", action="store_true",
                     help="band-pass 25%% of crops to a random telephone band (tried for 0.3.0; not in the shipped 0.2.0)")
     args = ap.parse_args()
@@ -105,6 +108,11 @@ def main():
     tr = np.load(DATA / "audio" / f"train{args.data_suffix}.npz")
     va = np.load(DATA / "audio" / f"val{args.data_suffix}.npz")
     xtr, ytr = tr["x"], tr["y"].astype(np.float32)
+    if args.mix_suffix:
+        mx = np.load(DATA / "audio" / f"train{args.mix_suffix}.npz")
+        pick = np.sort(np.random.default_rng(7).choice(len(mx["x"]), int(len(mx["x"]) * args.mix_share), replace=False))
+        xtr = np.concatenate([xtr, mx["x"][pick]])
+        ytr = np.concatenate([ytr, mx["y"][pick].astype(np.float32)])
     xva, yva = va["x"], va["y"]
     pos_weight = torch.tensor((ytr == 0).sum() / max(1, (ytr == 1).sum()))
     print(f"train {len(xtr)} ({int(ytr.sum())} fake), val {len(xva)} ({int(yva.sum())} fake), pos_weight {float(pos_weight):.2f}",
