@@ -7,7 +7,8 @@
  *   npm run build && bench/fetch-hosts.sh && nice npm run bench:watermark
  *   env: WM_HOSTS (cache dir), WM_AUDIO_HOSTS (default 12), WM_IMAGE_HOSTS (default 60),
  *        WM_IMAGE_FP (unmarked images checked, default 1200),
- *        WM_FP_CLIPS (default 1000), WM_QUICK=1 (fewer hosts)
+ *        WM_FP_CLIPS (default 1000), WM_QUICK=1 (fewer hosts),
+ *        WM_AUDIO_ATTACKS (regex: run only the audio attacks whose names match, for iteration)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
@@ -26,6 +27,7 @@ const N_AUDIO = Number(process.env.WM_AUDIO_HOSTS ?? (QUICK ? 4 : 12));
 const N_IMAGE = Number(process.env.WM_IMAGE_HOSTS ?? (QUICK ? 3 : 60));
 const N_IMAGE_FP = Number(process.env.WM_IMAGE_FP ?? (QUICK ? 100 : 1200));
 const N_FP = Number(process.env.WM_FP_CLIPS ?? (QUICK ? 200 : 1000));
+const AUDIO_ATTACKS = process.env.WM_AUDIO_ATTACKS ? new RegExp(process.env.WM_AUDIO_ATTACKS) : null;
 const work = mkdtempSync(join(tmpdir(), 'wm-bench-'));
 const ff = (...args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', '-nostdin', ...args]);
 
@@ -147,6 +149,7 @@ async function benchAudio() {
       embedMs += e.ms; seconds += host.length / AUDIO_WM_RATE;
       snrs.push(snrDb(host, e.value));
       for (const [name, fn] of attacks) {
+        if (AUDIO_ATTACKS && name !== 'none' && !AUDIO_ATTACKS.test(name)) continue;
         const y = await fn(e.value);
         const d = cpuMs(() => detectAudioWatermark(y, AUDIO_WM_RATE));
         if (name === 'none') detectMs += d.ms;
