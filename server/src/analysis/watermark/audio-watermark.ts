@@ -555,8 +555,14 @@ function evaluate(h: Hypothesis, o: number, delta: number, lay: Layout, soft: Fl
   return { z: den > 0 ? num / Math.sqrt(den / 2) : 0, num, den };
 }
 
-/** Searches all alignments of one window; returns the best candidates and the count tried. */
-function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number } {
+/** Per-offset sync sums of the nominal-speed hypothesis of one window (for joint sync). */
+interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array }
+
+/**
+ * Searches all alignments of one window; returns the best candidates, the count tried and the
+ * nominal-speed sync profile (so detectAudioWatermark can add windows up).
+ */
+function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number; profile: SyncProfile | null } {
   const lay = layout();
   const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
   const hyps = buildHypotheses(power, frames);
@@ -577,12 +583,17 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
       if (best.length > keep) best.pop();
     }
   };
+  let profile: SyncProfile | null = null;
   for (const h of hyps) {
     const period = SLOTS * h.slotFrames;
     const coarse: Array<{ o: number; z: number }> = [];
+    const nominal = h.speed === 1 && !h.pitch && COARSE_STEP === 1;
+    if (nominal) profile = { hyp: h, num: new Float64Array(period), den: new Float64Array(period) };
     for (let o = 0; o < period; o += COARSE_STEP) {
       tried++;
-      coarse.push({ o, z: evaluate(h, o, delta, lay, null).z });
+      const r = evaluate(h, o, delta, lay, null);
+      if (nominal) { profile!.num[o] = r.num; profile!.den[o] = r.den; }
+      coarse.push({ o, z: r.z });
     }
     coarse.sort((a, b) => b.z - a.z);
     for (const c of coarse.slice(0, keep)) {
@@ -594,10 +605,28 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
       }
     }
   }
-  return { best, tried };
+  return { best, tried, profile };
 }
 
-/** Detects the audio watermark in a mono signal at any sample rate. */
+/**
+ * Windows whose sync profiles are added up for one joint decision. 16 windows of ≤ 4 s cover a
+ * whole chunk of media-watermark.ts (20 periods, 54 s) and keep the stored tables to a few MB.
+ */
+const JOINT_WINDOWS = 16;
+/** Joint alignments Viterbi-decoded per phase; each adds ~2⁻¹⁶ chance of a CRC pass on noise. */
+const JOINT_CANDIDATES = 4;
+
+/**
+ * Detects the audio watermark in a mono signal at any sample rate.
+ *
+ * Each window of ≤ 4 s is searched on its own (a file spliced from differently aligned pieces
+ * still decodes piece by piece). Window starts sit on the analysis-frame grid, so an alignment of
+ * one window is the same alignment, modulo the period, in every other window at the same phase.
+ * When no single window decodes, the sync sums of all windows of a block are added per global
+ * alignment and the soft bits of the best joint alignments are summed over the windows before
+ * decoding: a 10 s file then decodes from ~3.7 copies of the codeword instead of one window's
+ * ~1.2, which is what a codec or added noise needs (measured in docs/watermarking.md).
+ */
 export function detectAudioWatermark(samples: Float32Array, sampleRate: number, options: { delta?: number; expectedPayload?: Uint8Array } = {}): AudioDetection {
   const x16 = sampleRate === AUDIO_WM_RATE ? samples : resample(samples, sampleRate, AUDIO_WM_RATE);
   const delta = options.delta ?? DEFAULT_AUDIO_DELTA;
@@ -605,63 +634,101 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
   const maxLen = Math.round(MAX_WINDOW_SECONDS * AUDIO_WM_RATE);
   const nWin = total <= maxLen * 1.5 ? 1 : Math.ceil(total / maxLen);
   const winLen = Math.ceil(total / nWin);
+  const period = SLOTS * FRAMES_PER_SLOT;
+  const lay = layout();
   type Decoded = Candidate & { window: number; crc: boolean; decoded: Uint8Array; errors: number };
   let bestOverall: Decoded | null = null;
   let tried = 0;
-  const combined = new Float64Array(CODED_BITS);
-  let combNum = 0;
-  let combDen = 0;
-  let combinedCount = 0;
+  const offer = (d: Decoded) => { if (!bestOverall || rank(d) > rank(bestOverall)) bestOverall = d; };
+  const accepted = (d: { crc: boolean; z: number; errors: number }) => d.crc && d.z >= SYNC_Z_THRESHOLD && d.errors <= MAX_CODED_ERRORS;
+
+  let block: Array<{ startFrame: number; phase: number; profile: SyncProfile }> = [];
+  let blockWindows = 0;
+  let blockDecoded = false;
+  const decodeBlockJointly = () => {
+    if (!blockDecoded && blockWindows >= 2) {
+      for (const phase of PHASES) {
+        const parts = block.filter((b) => b.phase === phase);
+        if (parts.length < 2) continue;
+        const num = new Float64Array(period);
+        const den = new Float64Array(period);
+        for (const b of parts) {
+          for (let o = 0; o < period; o++) {
+            const g = (o + b.startFrame) % period;
+            num[g] = num[g]! + b.profile.num[o]!;
+            den[g] = den[g]! + b.profile.den[o]!;
+          }
+        }
+        tried += period;
+        const zOf = (g: number) => (den[g]! > 0 ? num[g]! / Math.sqrt(den[g]! / 2) : -Infinity);
+        const order = Array.from({ length: period }, (_, g) => g).sort((x, y) => zOf(y) - zOf(x));
+        const picked: number[] = [];
+        for (const g of order) {
+          if (picked.length >= JOINT_CANDIDATES) break;
+          if (picked.some((q) => Math.min(Math.abs(q - g), period - Math.abs(q - g)) <= 2)) continue;
+          picked.push(g);
+        }
+        for (const g of picked) {
+          const soft = new Float64Array(CODED_BITS);
+          let n = 0;
+          let d = 0;
+          for (const b of parts) {
+            const r = evaluate(b.profile.hyp, (((g - b.startFrame) % period) + period) % period, delta, lay, soft);
+            n += r.num;
+            d += r.den;
+          }
+          const dec = decodeSoft(soft);
+          offer({ z: d > 0 ? n / Math.sqrt(d / 2) : 0, num: n, den: d, soft, speed: 1, pitch: false, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: dec.errors });
+        }
+      }
+    }
+    block = [];
+    blockWindows = 0;
+    blockDecoded = false;
+  };
+
   for (let wi = 0; wi < nWin; wi++) {
-    const start = Math.min(wi * winLen, Math.max(0, total - winLen));
-    let top: Candidate | undefined;
+    const start = Math.floor(Math.min(wi * winLen, Math.max(0, total - winLen)) / ANA_HOP) * ANA_HOP;
+    blockWindows++;
     for (const phase of PHASES) {
       const win = x16.subarray(start + phase, Math.min(total, start + winLen));
       if (win.length < SLOT_SAMPLES * 2) continue;
-      const { best, tried: n } = searchWindow(win, delta, DECODE_CANDIDATES);
+      const { best, tried: n, profile } = searchWindow(win, delta, DECODE_CANDIDATES);
       tried += n;
+      if (profile) block.push({ startFrame: start / ANA_HOP, phase, profile });
       let found = false;
       for (const c of best) {
         const dec = decodeSoft(c.soft);
         const cand: Decoded = { ...c, offsetFrames: c.offsetFrames + (start + phase) / ANA_HOP, window: wi, crc: dec.crc, decoded: dec.info, errors: dec.errors };
-        if (!bestOverall || rank(cand) > rank(bestOverall)) bestOverall = cand;
-        if (dec.crc && c.z >= SYNC_Z_THRESHOLD && dec.errors <= MAX_CODED_ERRORS) found = true;
+        offer(cand);
+        if (accepted(cand)) found = true;
       }
-      if (best[0] && (!top || best[0].z > top.z)) top = best[0];
-      if (found) break; // a decoded, synchronised copy: the other phases cannot do better
+      if (found) { blockDecoded = true; break; } // a decoded, synchronised copy: other phases cannot do better
     }
-    if (top && top.z > 2.5) {
-      for (let k = 0; k < CODED_BITS; k++) combined[k] = combined[k]! + top.soft[k]!;
-      combNum += top.num; combDen += top.den;
-      combinedCount++;
-    }
+    if (blockWindows >= JOINT_WINDOWS) decodeBlockJointly();
   }
-  // Soft combining across windows (same codeword everywhere) rescues long, heavily attacked
-  // inputs: when no single window passes its CRC, the combined soft bits may.
-  if (combinedCount >= 2 && bestOverall && !bestOverall.crc) {
-    const dec = decodeSoft(combined);
-    const z = combNum / Math.sqrt(combDen / 2);
-    if (dec.crc) bestOverall = { ...bestOverall, z, soft: combined, crc: true, decoded: dec.info, errors: dec.errors, window: -1 };
-  }
-  if (!bestOverall) {
+  decodeBlockJointly();
+  // (TypeScript cannot see the assignments made inside offer(); restate the type.)
+  const winner = bestOverall as Decoded | null;
+  if (!winner) {
     return { has_watermark: false, confidence: 0, payload_hex: null, payload_bits: null, bit_errors: null, crc_ok: false, sync_z: 0, p_value: 1, time_scale: 1, offset_seconds: 0, windows: nWin };
   }
-  const payloadBits = bestOverall.decoded.subarray(0, AUDIO_PAYLOAD_BITS);
+  const payloadBits = winner.decoded.subarray(0, AUDIO_PAYLOAD_BITS);
   const payloadBytes = bitsToBytes(payloadBits);
-  let detected = bestOverall.crc && bestOverall.z >= SYNC_Z_THRESHOLD && bestOverall.errors <= MAX_CODED_ERRORS;
+  let detected = winner.crc && winner.z >= SYNC_Z_THRESHOLD && winner.errors <= MAX_CODED_ERRORS;
   if (detected && options.expectedPayload) detected = Buffer.compare(Buffer.from(options.expectedPayload), Buffer.from(payloadBytes)) === 0;
-  const pValue = Math.min(1, normalTail(bestOverall.z) * Math.max(1, tried));
+  const pValue = Math.min(1, normalTail(winner.z) * Math.max(1, tried));
   return {
     has_watermark: detected,
-    confidence: confidenceOf(bestOverall.z, bestOverall.crc),
-    payload_hex: bestOverall.crc ? toHex(payloadBytes) : null,
+    confidence: confidenceOf(winner.z, winner.crc),
+    payload_hex: winner.crc ? toHex(payloadBytes) : null,
     payload_bits: Array.from(payloadBits).join(''),
-    bit_errors: bestOverall.errors,
-    crc_ok: bestOverall.crc,
-    sync_z: round(bestOverall.z, 3),
+    bit_errors: winner.errors,
+    crc_ok: winner.crc,
+    sync_z: round(winner.z, 3),
     p_value: pValue,
-    time_scale: bestOverall.speed,
-    offset_seconds: round((bestOverall.offsetFrames * ANA_HOP) / AUDIO_WM_RATE, 4),
+    time_scale: winner.speed,
+    offset_seconds: round((winner.offsetFrames * ANA_HOP) / AUDIO_WM_RATE, 4),
     windows: nWin,
   };
 }
