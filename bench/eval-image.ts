@@ -5,12 +5,14 @@
  *
  * Data (bench/fetch-images.sh, cached under data/image-cache/extract; override DISCERN_IMAGE_CACHE):
  *   tuning   = opencv-doc camera photos + labelme-examples photos + mate-backgrounds nature photos
- *   held-out = plasma-workspace-wallpapers camera photos + gcompris-qt-data photos (WebP in Qt .rcc, 7 bundles)
+ *              + gcompris-qt-data photo bundles explore_farm_animals, explore_world_music, clickgame, categorization
+ *   held-out = plasma-workspace-wallpapers camera photos + gcompris-qt-data bundles explore_monuments,
+ *              explore_world_animals, erase (WebP in Qt .rcc)
  *   renders  = gnome-backgrounds, ukui-wallpapers, sway-backgrounds (human-made, not photos)
- * Split by package, never by file. Nothing held out is used to set a threshold.
+ * Split by package or by gcompris bundle, never by file. Nothing held out is used to set a threshold.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ModelRegistry, shippedModelsDir } from '../server/src/inference/model-registry.js';
@@ -52,6 +54,14 @@ const PLASMA_PHOTOS = ['Autumn', 'BytheWater', 'ColdRipple', 'ColorfulCups', 'Da
 // `explore_monuments` ones, so both are left out). `explore_world_music` and the
 // underwater `clickgame` backgrounds were added on 2026-12-01 to enlarge the held-out set.
 const GCOMPRIS_PHOTO_BUNDLES = ['explore_monuments', 'explore_world_animals', 'explore_farm_animals', 'erase', 'categorization', 'explore_world_music', 'clickgame'];
+// On 2026-12-01 (third session) these bundles moved to the TUNING side, every photo of a bundle
+// together: the tuning packages held no lossy-WebP web photos, the regime in which the held-out
+// false positives after 50% resizing arose, so calibration could not see it. Rule for choosing:
+// move the bundles with no held-out false positive in the last evaluation and keep those that had
+// them (explore_monuments, explore_world_animals) and the large `erase` set held out, so the
+// held-out figures still test the failure instead of removing it. All remaining held-out photos
+// were seen before (docs/image-analysis.md): their figures stay optimistic.
+const GCOMPRIS_TUNING_BUNDLES = new Set(['explore_farm_animals', 'explore_world_music', 'clickgame', 'categorization']);
 
 /** WebP files stored uncompressed inside a Qt resource bundle (found by their RIFF headers). */
 function webpFromRcc(bytes: Buffer): Buffer[] {
@@ -86,7 +96,8 @@ async function collect(): Promise<{ tuning: Photo[]; heldOut: Photo[]; renders: 
       const meta = await sharp(webp).metadata().catch(() => null);
       // Photographs here are large lossy images; small ones are icons or illustrations.
       if (!meta?.width || !meta.height || Math.min(meta.width, meta.height) < 300 || meta.hasAlpha) continue;
-      addUnique(heldOut, 'gcompris-qt-data', `${bundle}#${i++}`, webp);
+      if (GCOMPRIS_TUNING_BUNDLES.has(bundle)) addUnique(tuning, 'gcompris-qt-data(tuning bundles)', `${bundle}#${i++}`, webp);
+      else addUnique(heldOut, 'gcompris-qt-data', `${bundle}#${i++}`, webp);
     }
   }
   for (const pkg of ['gnome-backgrounds', 'ukui-wallpapers', 'sway-backgrounds']) {
@@ -95,7 +106,10 @@ async function collect(): Promise<{ tuning: Photo[]; heldOut: Photo[]; renders: 
   return { tuning, heldOut, renders };
 }
 
-type Variant = 'as-is' | 'jpeg75' | 'resize50' | 'platform1080' | 'png' | 'jpeg95' | 'webp80' | 'webp512';
+type Variant = 'as-is' | 'jpeg75' | 'resize50' | 'platform1080' | 'png' | 'jpeg95' | 'webp80' | 'webp75half' | 'webp512';
+// webp75half (WebP 75, then halved) reproduces the regime of the held-out resize50 false positives
+// on tuning photos and is used for thresholds; webp512 stays a check only, as before.
+const CALIBRATION_VARIANTS: Variant[] = ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95', 'webp80', 'webp75half', 'webp512'];
 async function variant(bytes: Buffer, v: Variant): Promise<Buffer> {
   const s = () => sharp(bytes, { limitInputPixels: 50_000_000, pages: 1 }).removeAlpha();
   switch (v) {
@@ -107,6 +121,11 @@ async function variant(bytes: Buffer, v: Variant): Promise<Buffer> {
     case 'resize50': {
       const m = await sharp(bytes).metadata();
       return s().resize(Math.max(1, Math.round((m.width ?? 2) / 2))).png({ compressionLevel: 1 }).toBuffer();
+    }
+    case 'webp75half': {
+      const m = await sharp(bytes).metadata();
+      const lossy = await s().webp({ quality: 75 }).toBuffer();
+      return sharp(lossy).resize(Math.max(1, Math.round((m.width ?? 2) / 2))).png({ compressionLevel: 1 }).toBuffer();
     }
     case 'webp512': {
       const lossy = await s().webp({ quality: 80 }).toBuffer();
@@ -153,32 +172,46 @@ const median = (v: number[]) => quantile(v, 0.5);
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
-  type Feat = { v: Variant; off: number; lat: number; noise: number; abstain: string | null };
+  type Feat = { v: Variant; source: string; off: number; lat: number; noise: number; abstain: string | null };
   const feats: Feat[] = [], checks: Feat[] = [];
   for (const p of tuning) {
     // webp512 is a check only (not used for thresholds): a lossy WebP photo halved to ~512 px, the
     // condition of the held-out resize50 false positives, reproduced on tuning photos.
-    for (const v of ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95', 'webp80', 'webp512'] as Variant[]) {
+    for (const v of CALIBRATION_VARIANTS) {
       try {
         const decoded = await decodeImage(await variant(p.bytes, v));
         const d = centralCrop(decoded.data, decoded.width, decoded.height, 3, MAX_FORENSIC_SIDE); // as at run time
         const f = computeForensicFeatures(d.data, d.width, d.height, 3);
-        if (f) (v === 'webp512' ? checks : feats).push({ v, off: f.offGridPeak, lat: f.latticePeak, noise: f.noiseInconsistency, abstain: f.noiseAbstain });
+        if (f) (v === 'webp512' ? checks : feats).push({ v, source: p.source, off: f.offGridPeak, lat: f.latticePeak, noise: f.noiseInconsistency, abstain: f.noiseAbstain });
       } catch { /* undecodable variants are skipped */ }
     }
   }
   const fused = (f: Feat, c: ForensicCalibration) => scoreFeatures({ offGridPeak: f.off, latticePeak: f.lat, noiseInconsistency: f.noise, noiseAbstain: f.abstain } as never, c);
+  // Margin for the noise statistic: photos from a source calibration has not seen can exceed the
+  // tuning maximum (the held-out resize50 false positives did). How far is measured on the tuning
+  // data itself, leaving one source out at a time: the most that one source's maximum exceeded the
+  // maximum of all the others. That source shift is added to the tuning MAXIMUM of the noise
+  // statistic (not to a quantile: every tuning photo stays below the threshold, with room for one
+  // more source shift above the worst of them).
+  const sources = [...new Set(feats.map((f) => f.source))];
+  const shifts = sources.map((src) => {
+    const own = Math.max(...feats.filter((f) => f.source === src).map((f) => f.noise));
+    const others = Math.max(...feats.filter((f) => f.source !== src).map((f) => f.noise));
+    return { src, own, others, shift: Math.max(0, own - others) };
+  });
+  const noiseMargin = Math.max(...shifts.map((x) => x.shift));
+  console.log(`  noise-consistency source shift (leave one tuning source out): ${shifts.map((x) => `${x.src} max ${x.own.toFixed(3)} vs others ${x.others.toFixed(3)}`).join('; ')} → margin ${noiseMargin.toFixed(3)}`);
   // Per-statistic quantile, raised until the fused score flags ≤ 1% of tuning images.
   let cal: ForensicCalibration = FORENSIC_CALIBRATION;
   for (const q of [0.995, 0.997, 0.999, 1]) {
     const stat = (k: 'off' | 'lat' | 'noise') => {
       const values = feats.map((f) => f[k]);
-      const threshold = quantile(values, q) + (q === 1 ? 0.05 : 0);
+      const threshold = k === 'noise' ? Math.max(...values) + noiseMargin : quantile(values, q) + (q === 1 ? 0.05 : 0);
       return { median: median(values), threshold: Math.max(threshold, median(values) + 1e-3) };
     };
     cal = {
       version: `tuning-${new Date().toISOString().slice(0, 10)}-q${q}`,
-      source: 'opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos; variants as-is, JPEG 75, JPEG 95, PNG, WebP 80, 50% resize, 1080 px + JPEG 85',
+      source: 'opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos, gcompris-qt-data bundles explore_farm_animals, explore_world_music, clickgame, categorization; variants as-is, JPEG 75, JPEG 95, PNG, WebP 80, WebP 75 then 50% resize, 50% resize, 1080 px + JPEG 85; noise threshold = tuning maximum plus the leave-one-source-out margin',
       photos: tuning.length, variants: feats.length, false_positive_rate: 0,
       offGridPeak: stat('off'), latticePeak: stat('lat'), noiseInconsistency: stat('noise'),
     };
@@ -204,7 +237,7 @@ async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
 `);
   // Per-variant false positives on the tuning photos with the chosen calibration (the resized ones
   // are where small images used to trip the noise-consistency statistic).
-  for (const v of ['as-is', 'jpeg75', 'resize50', 'platform1080', 'png', 'jpeg95', 'webp80', 'webp512'] as Variant[]) {
+  for (const v of CALIBRATION_VARIANTS) {
     const set = (v === 'webp512' ? checks : feats).filter((f) => f.v === v);
     const hit = set.filter((f) => fused(f, cal).score >= 0.5).length;
     const noiseHit = set.filter((f) => fused(f, cal).parts.noiseInconsistency >= 0.5).length;
@@ -223,6 +256,27 @@ async function main() {
   const { tuning, heldOut: allHeldOut, renders } = await collect();
   const heldOut = QUICK ? allHeldOut.filter((_, i) => i % 4 === 0) : allHeldOut;
   console.log(`photos: tuning ${tuning.length} (${[...new Set(tuning.map((p) => p.source))].join(', ')}), held-out ${heldOut.length} (${[...new Set(heldOut.map((p) => p.source))].join(', ')}), renders ${renders.length}`);
+  const dumpAt = process.argv.indexOf('--dump-tuning');
+  if (dumpAt > 0) {
+    // Diagnostics: every tuning photo in every calibration variant, decoded and cropped as at run
+    // time, as raw RGB files plus an index, so a candidate statistic can be studied on tuning data
+    // without re-encoding (and without touching held-out photos).
+    const dir = path.resolve(process.argv[dumpAt + 1] ?? 'data/tuning-dump');
+    mkdirSync(dir, { recursive: true });
+    const index: { file: string; source: string; name: string; variant: Variant; width: number; height: number }[] = [];
+    for (const [k, p] of tuning.entries()) for (const v of CALIBRATION_VARIANTS) {
+      try {
+        const decoded = await decodeImage(await variant(p.bytes, v));
+        const d = centralCrop(decoded.data, decoded.width, decoded.height, 3, MAX_FORENSIC_SIDE);
+        const file = `${k}-${v}.rgb`;
+        writeFileSync(path.join(dir, file), d.data);
+        index.push({ file, source: p.source, name: p.name, variant: v, width: d.width, height: d.height });
+      } catch { /* undecodable variants are skipped, as in calibration */ }
+    }
+    writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
+    console.log(`${index.length} tuning images written to ${dir}`);
+    return;
+  }
   if (process.argv.includes('--calibrate')) {
     await calibrate(tuning);
     return;

@@ -126,6 +126,36 @@ describe('noise-consistency statistic', () => {
     }
   });
 
+  it('compares a noisier pasted region with the texture it was pasted into, not with itself', async () => {
+    // Fine texture over the whole frame (σ 2 background noise) and a 256×256-px region (64 blocks)
+    // with more noise. Added noise pulls the ratio of the Haar detail bands to HH towards 1, so the
+    // earlier fine-texture measure (that ratio) put the region's blocks into a texture group of their
+    // own, where they were compared only with each other: it scored σ 4, 6 and 8 regions 0.29, 0.87
+    // and 0.23, all below its threshold of 3.48. The detail bands' σ beyond the noise does not move.
+    const base = computeForensicFeatures(scene(W, H, 0, () => 2), W, H, 3)!;
+    expect(scoreFeatures(base).parts.noiseInconsistency).toBeLessThan(0.5);
+    for (const sigma of [6, 8]) {
+      const spliced = computeForensicFeatures(scene(W, H, 0, (x, y) => (inRegion(x, y) ? sigma : 2)), W, H, 3)!;
+      expect(spliced.noiseAbstain).toBeNull();
+      expect(spliced.noiseInconsistency, `σ ${sigma}`).toBeGreaterThan(FORENSIC_CALIBRATION.noiseInconsistency.threshold);
+      expect(scoreFeatures(spliced).score, `σ ${sigma}`).toBeGreaterThanOrEqual(0.5);
+      const { blocksX, deviation, blockSize } = spliced.noiseMap;
+      const top = Array.from(deviation.keys()).sort((a, b) => Math.abs(deviation[b]) - Math.abs(deviation[a])).slice(0, 20);
+      for (const i of top) {
+        const cx = (i % blocksX) * blockSize + blockSize / 2, cy = Math.floor(i / blocksX) * blockSize + blockSize / 2;
+        expect(inRegion(cx, cy), `σ ${sigma}, block ${i}`).toBe(true);
+      }
+    }
+    // The same photograph-like scene after a real lossy round trip (sharp WebP q80) and a halving,
+    // the web condition of the remaining false positives: unspliced, it stays below threshold.
+    const web = await raw(await sharp(Buffer.from(scene(W, H, 0, () => 2)), { raw: { width: W, height: H, channels: 3 } }).webp({ quality: 80 }).toBuffer());
+    const halved = await raw(await sharp(Buffer.from(web.data), { raw: { width: W, height: H, channels: 3 } }).resize(W / 2).png().toBuffer());
+    for (const img of [web, halved]) {
+      const f = computeForensicFeatures(img.data, img.width, img.height, 3)!;
+      expect(scoreFeatures(f).parts.noiseInconsistency, `${img.width}×${img.height}`).toBeLessThan(0.5);
+    }
+  });
+
   it('skips mostly clipped blocks instead of calling their missing noise an inconsistency', () => {
     // A blown-out highlight (all 255) covering a quarter of a noisy scene.
     const img = scene(W, H, 0.5, () => 3);

@@ -183,53 +183,51 @@ export const NOISE_FLOOR = 0.5;
 /** Smallest spread (log σ) used to normalise deviations: a 2× noise change is then ≥ 3.5 units. */
 const MIN_LOG_SPREAD = 0.2;
 const MIN_STRATUM = 12;
-/** Typical σ a texture stratum needs (twice the measurement floor) before its blocks are compared. */
-const MIN_REFERENCE_NOISE = 2 * NOISE_FLOOR;
+/** Typical σ a texture stratum needs, as a multiple of the scale's noise floor, before its blocks are compared. */
+const REFERENCE_OVER_FLOOR = 2;
 const FLAT_TEXTURE = 2;
 /** Blocks a deviating region must cover to count: 3×3 blocks (96×96 px), the smoothing neighbourhood. */
 export const MIN_REGION_BLOCKS = 9;
 /** Blocks a texture stratum needs to serve as a reference: more than twice a minimal region. */
 export const MIN_REFERENCE_BLOCKS = 2 * MIN_REGION_BLOCKS + 1;
-/** Detail-to-diagonal band ratio up to which a block's fine structure is taken for noise (white noise: 1 ± 0.1 at 256 samples). */
-const NOISE_LIKE_RATIO = 1.3;
+/** Fine detail (grey levels of detail-band σ beyond the noise) below which a block has no fine texture. */
+const FINE_FLAT = 1;
 
-/**
- * Local noise-level consistency (after Mahdian & Saic 2009, "Using noise inconsistencies for blind
- * image forensics"): per 32×32 block the noise σ is the median |HH| of a one-level Haar transform
- * divided by 0.6745 (Donoho's robust estimator; the diagonal band holds little of the horizontal
- * and vertical structure that dominates scenes). Two things in real photographs also change the
- * measured σ without any manipulation, and are taken out before blocks are compared:
- * - texture leaks into HH, so a block is compared only with blocks of similar texture: coarse
- *   texture is the median gradient between 4×4-pixel means (less the part the block's own noise
- *   explains), fine texture the ratio of the horizontal/vertical detail bands to HH (≈ 1 for noise);
- * - codecs (JPEG, WebP/VP8) quantise the noise in smooth areas away, and clipped highlights and
- *   shadows have none: σ is floored at NOISE_FLOOR, mostly clipped blocks are skipped, and a texture
- *   stratum whose typical σ is under MIN_REFERENCE_NOISE gives no evidence (fine texture and noise
- *   cannot be told apart against a noiseless reference).
- * Splices and locally generated or inpainted regions are contiguous, so the per-block deviation
- * (robust z within its stratum) is averaged over each block's 3×3 neighbourhood before the
- * statistic — the 98th percentile of |smoothed z| — is taken; isolated odd blocks do not count.
- */
-export function noiseConsistency(gray: Float32Array, width: number, height: number) {
-  const blocksX = Math.floor(width / BLOCK), blocksY = Math.floor(height / BLOCK);
+interface BlockMeasures {
+  /** log σ per block, floored at the noise floor. */
+  level: Float32Array;
+  /** Coarse texture: median gradient between cell means, less what the block's own noise explains. */
+  texture: Float32Array;
+  /** Fine detail: σ of the horizontal/vertical Haar detail bands beyond the diagonal band's σ, in quadrature (≈ 0 for noise). */
+  fine: Float32Array;
+  usable: Uint8Array;
+}
+
+/** Per-block noise and texture measures: `block`-px blocks, block/8-px texture cells, noise floor `floor`. */
+function measureBlocks(gray: Float32Array, width: number, blocksX: number, blocksY: number, block: number, floor: number): BlockMeasures {
   const nb = blocksX * blocksY;
   const level = new Float32Array(nb);
   const texture = new Float32Array(nb);
   const fine = new Float32Array(nb);
   const usable = new Uint8Array(nb);
   // Per-block sample buffers, reused: the medians below run ~2000 times per 1080p image.
-  const hh = new Float64Array((BLOCK / 2) * (BLOCK / 2));
+  const hh = new Float64Array((block / 2) * (block / 2));
   const detail = new Float64Array(2 * hh.length);
-  const grad = new Float64Array(2 * (BLOCK / 4) * (BLOCK / 4 - 1));
-  const cells = new Float32Array((BLOCK / 4) * (BLOCK / 4));
-  const cn = BLOCK / 4;
+  const cell = block / 8, cn = 8;
+  const grad = new Float64Array(2 * cn * (cn - 1));
+  const cells = new Float32Array(cn * cn);
+  // The block's own noise also moves the cell means: the difference of two of them has σ·√2/cell,
+  // whose median magnitude is 0.6745·√2/cell·σ (0.239σ for 4-px cells). Taking that out in
+  // quadrature keeps a noisier pasted region in the same texture stratum as the flat area it was
+  // pasted into.
+  const noiseInGradient = (0.6745 * Math.SQRT2) / cell;
   for (let by = 0; by < blocksY; by++) for (let bx = 0; bx < blocksX; bx++) {
-    const x0 = bx * BLOCK, y0 = by * BLOCK;
+    const x0 = bx * block, y0 = by * block;
     let nh = 0, nd = 0, ng = 0;
     let clipped = 0;
-    for (let y = y0; y < y0 + BLOCK; y += 2) {
+    for (let y = y0; y < y0 + block; y += 2) {
       const r0 = y * width, r1 = r0 + width;
-      for (let x = x0; x < x0 + BLOCK; x += 2) {
+      for (let x = x0; x < x0 + block; x += 2) {
         const a = gray[r0 + x], b = gray[r0 + x + 1], c = gray[r1 + x], d = gray[r1 + x + 1];
         hh[nh++] = Math.abs(a - b - c + d) / 2;
         detail[nd++] = Math.abs(a + b - c - d) / 2;
@@ -238,9 +236,11 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
       }
     }
     cells.fill(0);
-    for (let y = 0; y < BLOCK; y++) {
+    const inv = 1 / (cell * cell);
+    for (let y = 0; y < block; y++) {
       const row = (y0 + y) * width + x0;
-      for (let x = 0; x < BLOCK; x++) cells[(y >> 2) * cn + (x >> 2)] += gray[row + x] / 16;
+      const cy = Math.floor(y / cell) * cn;
+      for (let x = 0; x < block; x++) cells[cy + Math.floor(x / cell)] += gray[row + x] * inv;
     }
     for (let cy = 0; cy < cn; cy++) for (let cx = 0; cx < cn; cx++) {
       if (cx + 1 < cn) grad[ng++] = Math.abs(cells[cy * cn + cx + 1] - cells[cy * cn + cx]);
@@ -248,23 +248,31 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
     }
     const i = by * blocksX + bx;
     const sigma = selectMedian(hh, nh) / 0.6745;
-    level[i] = Math.log(Math.max(NOISE_FLOOR, sigma));
-    // The block's own noise also moves the 4×4 means: the difference of two of them has σ·√2/4, whose
-    // median magnitude is 0.239σ. Taking that out in quadrature keeps a noisier pasted region in the
-    // same texture stratum as the flat area it was pasted into.
-    const fromNoise = 0.239 * sigma;
+    level[i] = Math.log(Math.max(floor, sigma));
+    const fromNoise = noiseInGradient * sigma;
     const t = selectMedian(grad, ng);
     texture[i] = Math.sqrt(Math.max(0, t * t - fromNoise * fromNoise));
-    // Fine texture (hair, fur, foliage at the pixel scale) is averaged away in the 4×4 means but
+    // Fine texture (hair, fur, foliage at the pixel scale) is averaged away in the cell means but
     // fills HH just like noise. White noise puts the same energy in the horizontal and vertical
     // detail bands as in the diagonal one; scene detail puts more there (natural spectra fall
-    // with frequency and HH holds the highest). Their ratio tells fine texture from noise.
-    fine[i] = selectMedian(detail, nd) / 0.6745 / Math.max(NOISE_FLOOR, sigma);
+    // with frequency and HH holds the highest). So fine texture is measured as the σ of the
+    // detail bands in excess of the noise (in quadrature), in grey levels. Not their ratio to HH:
+    // noise added to a region pulls that ratio towards 1 and so moved a pasted noisy region into a
+    // texture group of its own, where it was compared only with itself; the excess does not move.
+    const detailSigma = selectMedian(detail, nd) / 0.6745;
+    fine[i] = Math.sqrt(Math.max(0, detailSigma * detailSigma - sigma * sigma));
     // Mostly clipped blocks (one sample per 2×2 cell checked) have no noise to measure.
     usable[i] = clipped <= nh / 4 ? 1 : 0;
   }
+  return { level, texture, fine, usable };
+}
 
-  // Texture strata: half-octave bins of coarse texture and of the fine-detail ratio, so that each
+/**
+ * Robust z of each block's log σ within its texture stratum (`floor`: the noise floor). Blocks of strata that cannot serve as a reference keep z = 0 (no evidence).
+ */
+function stratifiedZ(m: BlockMeasures, nb: number, floor: number) {
+  const { level, texture, fine, usable } = m;
+  // Texture strata: half-octave bins of coarse texture and of fine detail, so that each
   // block is compared with blocks of similar texture however few or many of them the scene has
   // (quantile strata would mix a small textured object with the flat sky around it). Bins with
   // fewer than MIN_STRATUM blocks are merged with their neighbour so that medians rest on enough blocks.
@@ -273,7 +281,7 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
   // Below FLAT_TEXTURE grey levels per 4 pixels a block is smooth (gradients leave nothing in HH).
   const bin = (i: number) => {
     const coarse = texture[i] < FLAT_TEXTURE ? 0 : 1 + Math.floor(2 * Math.log2(texture[i] / FLAT_TEXTURE));
-    const f = fine[i] < NOISE_LIKE_RATIO ? 0 : 1 + Math.floor(2 * Math.log2(fine[i] / NOISE_LIKE_RATIO));
+    const f = fine[i] < FINE_FLAT ? 0 : 1 + Math.floor(2 * Math.log2(fine[i] / FINE_FLAT));
     return coarse * 64 + Math.min(63, f);
   };
   // Ordered by coarse then fine bin, so merged small bins join their nearest neighbour.
@@ -296,7 +304,7 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
     // A stratum whose typical block has no measurable noise (codec-flattened, denoised) defines no
     // noise level: a block there with a high HH may hold fine texture as well as noise, and nothing
     // can tell them apart, so the stratum gives no evidence either way.
-    if (mid < Math.log(MIN_REFERENCE_NOISE)) continue;
+    if (mid < Math.log(REFERENCE_OVER_FLOOR * floor)) continue;
     // Too few blocks to be a reference: a deviating region as large as MIN_REGION_BLOCKS would then
     // be half the group and move its median and spread, and the median/MAD of a dozen blocks is
     // itself uncertain by about half (relative error of the MAD ≈ 1.65/√n). No evidence either way.
@@ -305,10 +313,12 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
     const spread = Math.max(MIN_LOG_SPREAD, 1.4826 * median(values.map((v) => Math.abs(v - mid))));
     for (const i of members) z[i] = (level[i] - mid) / spread;
   }
+  return { z, compared, measurable: idx.length };
+}
 
-  // 3×3 neighbourhood mean of z over usable blocks: the deviation of a region, not of one block.
-  const deviation = new Float32Array(nb);
-  const smoothed: number[] = [];
+/** 3×3 neighbourhood mean of z over usable blocks: the deviation of a region, not of one block. */
+function regionMean(z: Float32Array, usable: Uint8Array, blocksX: number, blocksY: number): Float32Array {
+  const out = new Float32Array(blocksX * blocksY);
   for (let by = 0; by < blocksY; by++) for (let bx = 0; bx < blocksX; bx++) {
     const i = by * blocksX + bx;
     if (!usable[i]) continue;
@@ -318,9 +328,38 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
       if (x < 0 || y < 0 || x >= blocksX || y >= blocksY || !usable[y * blocksX + x]) continue;
       sum += z[y * blocksX + x]; count++;
     }
-    deviation[i] = sum / count;
-    smoothed.push(Math.abs(deviation[i]));
+    out[i] = sum / count;
   }
+  return out;
+}
+
+/**
+ * Local noise-level consistency (after Mahdian & Saic 2009, "Using noise inconsistencies for blind
+ * image forensics"): per 32×32 block the noise σ is the median |HH| of a one-level Haar transform
+ * divided by 0.6745 (Donoho's robust estimator; the diagonal band holds little of the horizontal
+ * and vertical structure that dominates scenes). Two things in real photographs also change the
+ * measured σ without any manipulation, and are taken out before blocks are compared:
+ * - texture leaks into HH, so a block is compared only with blocks of similar texture: coarse
+ *   texture is the median gradient between 4×4-pixel means, fine texture the σ of the horizontal/
+ *   vertical detail bands beyond HH's; both less what the block's own noise explains, so that
+ *   added noise does not move a block out of the group it is to be compared with;
+ * - codecs (JPEG, WebP/VP8) quantise the noise in smooth areas away, and clipped highlights and
+ *   shadows have none: σ is floored at NOISE_FLOOR, mostly clipped blocks are skipped, and a texture
+ *   stratum whose typical σ is under twice the floor gives no evidence (fine texture and noise
+ *   cannot be told apart against a noiseless reference).
+ * Splices and locally generated or inpainted regions are contiguous, so the per-block deviation
+ * (robust z within its stratum) is averaged over each block's 3×3 neighbourhood before the
+ * statistic — the |smoothed z| that the top 2% of blocks reach, never fewer than one 3×3-block
+ * region — is taken; isolated odd blocks do not count.
+ */
+export function noiseConsistency(gray: Float32Array, width: number, height: number) {
+  const blocksX = Math.floor(width / BLOCK), blocksY = Math.floor(height / BLOCK);
+  const nb = blocksX * blocksY;
+  const blocks = measureBlocks(gray, width, blocksX, blocksY, BLOCK, NOISE_FLOOR);
+  const { z, compared, measurable } = stratifiedZ(blocks, nb, NOISE_FLOOR);
+  const deviation = regionMean(z, blocks.usable, blocksX, blocksY);
+  const smoothed: number[] = [];
+  for (let i = 0; i < nb; i++) if (blocks.usable[i]) smoothed.push(Math.abs(deviation[i]));
   smoothed.sort((a, b) => a - b);
   // The statistic is the deviation that the top 2% of blocks reach, but never fewer blocks than one
   // MIN_REGION_BLOCKS region: in a small image 2% is 3–4 blocks, and a few blocks of fine scene
@@ -330,10 +369,10 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
   // Abstain (no evidence, not "consistent") when no texture group could serve as a reference.
   let abstain: string | null = null;
   if (compared === 0) {
-    abstain = idx.length < MIN_REFERENCE_BLOCKS
-      ? `only ${idx.length} measurable ${BLOCK}×${BLOCK} blocks: the image is too small or too clipped to compare noise levels`
+    abstain = measurable < MIN_REFERENCE_BLOCKS
+      ? `only ${measurable} measurable ${BLOCK}×${BLOCK} blocks: the image is too small or too clipped to compare noise levels`
       : `no texture group with measurable noise and at least ${MIN_REFERENCE_BLOCKS} blocks to compare with`;
   }
-  const noiseInconsistency = abstain ? 0 : smoothed[smoothed.length - support];
-  return { blocksX, blocksY, deviation, noiseInconsistency, measurable: idx.length, compared, abstain };
+  const noiseInconsistency = abstain || smoothed.length < support ? 0 : smoothed[smoothed.length - support];
+  return { blocksX, blocksY, deviation, noiseInconsistency, measurable, compared, abstain };
 }
