@@ -1,15 +1,17 @@
 /**
- * Audio watermark, version 2: dithered quantisation-index modulation (QIM, Chen & Wornell 2001)
- * of band log-ratios measured over 100 ms time slots. Designed for this project.
+ * Audio watermark, version 3: dithered quantisation-index modulation (QIM, Chen & Wornell 2001)
+ * of band log-ratios measured over 100 ms time slots. Designed for this project. Version 3 keeps
+ * version 2's layout, lattice and key, and changes what a cell measures, how cells are weighted
+ * and how windows are combined; marks made by version 2 are not read by it.
  *
  * - Working signal: mono, 16 kHz (other rates are resampled; the mark is resampled back).
  * - Cells: 20 bands over 156–3500 Hz, paired with their neighbour (10 pairs); eight 3-bin bands
- *   lie below 906 Hz. Cell (slot, pair) carries one coded bit in R = the tapered,
- *   reliability-weighted mean over the slot's analysis frames of ln E(b1,f) − ln E(b2,f).
- *   A gain change (±6 dB) cancels in the ratio. A per-slot band gain shifts every frame's log
- *   ratio, and hence R, by exactly the commanded amount, so the embedder is exact up to slot-edge
- *   cross-fades. A mean of log ratios is not dominated by one loud onset frame, as a ratio of
- *   energy sums is.
+ *   lie below 906 Hz. Cell (slot, pair) carries one coded bit in R = ln of the ratio of the two
+ *   bands' tapered energy sums over the slot. A gain change (±6 dB) cancels in the ratio; a
+ *   per-slot band gain moves R by the commanded amount up to slot-edge cross-fades.
+ * - Reliability of a cell (soft-decision weight): the weaker band's share of the tile energy,
+ *   times its energy over the window's noise floor (quietest 15 % of frames), so cells drowned
+ *   by added noise or emptied by a codec do not vote.
  * - Period: 27 slots (2.7 s) × 10 pairs = 270 cells for 108 coded bits. Every coded bit has one
  *   cell in the four pairs below 906 Hz, so content with energy only below 1 kHz still carries
  *   the whole codeword once per period. Any 3 s excerpt holds a full period.
@@ -21,13 +23,14 @@
  *   and dither are keyed.
  * - Detection: STFT (512, hop 100) per window of ≤ 4 s, with R and its weight precomputed for
  *   every start frame. Every 1-frame offset over one period is tried, at four sub-frame phases
- *   25 samples apart. Speech band ratios change so fast that the sync peak is only about ±25
+ *   25 samples apart: speech band ratios change so fast that the sync peak is only about ±25
  *   samples wide. The payload-independent sync statistic z ranks alignments (≈ N(0,1) per
- *   alignment on unmarked audio). The best four per phase are Viterbi-decoded. Long inputs also
- *   combine soft bits over windows. Decision: CRC match, z ≥ 2.5, ≤ 22 coded-bit errors.
+ *   alignment on unmarked audio). The best four per phase are Viterbi-decoded. When no window
+ *   decodes alone, windows are combined at a common alignment (joint sync, see
+ *   detectAudioWatermark). Decision: CRC match, z ≥ 2.5, ≤ 22 coded-bit errors.
  * - Known limits (measured, docs/watermarking.md): speed and tempo changes (a peak this narrow
- *   needs ~0.1 % time-scale steps), AAC 64k, Opus 32k and 20 dB white noise on speech. The
- *   weak-band tiles that carry most of the change are the ones those attacks requantise or drown.
+ *   needs ~0.05 % time-scale steps) and Opus 32 kbps (probably because its coarse band energies
+ *   and re-synthesised fine structure move R by more than a quarter lattice step; not verified).
  */
 import { Fft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, toHex, viterbiDecode } from './ecc.js';
