@@ -1,13 +1,17 @@
 /**
  * Audio watermark diagnostics behind the design notes in docs/watermarking.md: how fast speech
- * band log-ratios move when the analysis framing shifts, and how wide the sync peak is.
+ * band log-ratios move when the analysis framing shifts, how wide the sync peak is, and which
+ * band pairs still carry the mark after noise and codecs.
  * Host: the first bench host (asterisk prompts, every 7th file, concatenated to ≥ 10 s).
  *
  *   npm run build && node dist/bench/wm-audio-diag.js
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUDIO_WM_RATE, audioAlignmentScore, embedAudioWatermark, ratioShiftSensitivity, snrDb } from '../server/src/analysis/watermark/audio-watermark.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { AUDIO_WM_RATE, audioAlignmentScore, embedAudioWatermark, pairLatticeFit, ratioShiftSensitivity, snrDb } from '../server/src/analysis/watermark/audio-watermark.js';
 import { payloadFromMessage } from '../server/src/analysis/watermark/ecc.js';
 import { decodeAudio } from '../server/src/analysis/watermark/ffmpeg.js';
 
@@ -34,7 +38,32 @@ async function main() {
   const marked = embedAudioWatermark(host, AUDIO_WM_RATE, payload);
   console.log(`SNR before the 35.5 dB guard ${snrDb(host, raw).toFixed(2)} dB, after ${snrDb(host, marked).toFixed(2)} dB`);
   console.log('marked host, sync z at the nominal alignment after dropping the first N samples');
-  for (const n of [0, 10, 25, 50, 100]) console.log(`  ${String(n).padStart(3)} samples: z ${audioAlignmentScore(marked.subarray(n), 0).z.toFixed(1)}`);
+  for (const n of [0, 10, 25, 50, 100, 200]) console.log(`  ${String(n).padStart(3)} samples: z ${audioAlignmentScore(marked.subarray(n), 0).z.toFixed(1)}`);
   console.log(`unmarked host at the same alignment: z ${audioAlignmentScore(host, 0).z.toFixed(1)}`);
+
+  // Which band pairs still carry the mark after each attack (all at the embedding alignment).
+  const work = mkdtempSync(join(tmpdir(), 'wm-diag-'));
+  writeFileSync(join(work, 'm.raw'), Buffer.from(marked.buffer, marked.byteOffset, marked.byteLength));
+  const encoded = async (ext: string, args: string[]) => {
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'f32le', '-ar', String(AUDIO_WM_RATE), '-ac', '1', '-i', join(work, 'm.raw'), ...args, join(work, `att.${ext}`)]);
+    return decodeAudio(join(work, `att.${ext}`), { sampleRate: AUDIO_WM_RATE, channels: 1 });
+  };
+  const noisy = (snr: number) => {
+    let p = 0;
+    for (const v of marked) p += v * v;
+    const sd = Math.sqrt(p / marked.length / 10 ** (snr / 10));
+    let s = 12345;
+    const r = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 4294967296; };
+    return marked.map((v) => v + sd * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));
+  };
+  const rows: Array<[string, Float32Array]> = [
+    ['marked', marked], ['unmarked', host], ['noise 30 dB', noisy(30)], ['noise 20 dB', noisy(20)],
+    ['mp3 64k', await encoded('mp3', ['-c:a', 'libmp3lame', '-b:a', '64k'])],
+    ['aac 64k', await encoded('m4a', ['-ar', '44100', '-c:a', 'aac', '-b:a', '64k'])],
+    ['opus 32k', await encoded('ogg', ['-ar', '48000', '-c:a', 'libopus', '-b:a', '32k'])],
+  ];
+  console.log('lattice fit per band pair (1 = on the lattice, 0 = nothing left; pairs 0-3 lie below 906 Hz)');
+  console.log('  pair'.padEnd(14) + Array.from({ length: 10 }, (_, i) => String(i).padStart(6)).join(''));
+  for (const [name, x] of rows) console.log(`  ${name}`.padEnd(14) + pairLatticeFit(x).map((q) => q.fit.toFixed(2).padStart(6)).join(''));
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -102,7 +102,6 @@ const MAX_WINDOW_SECONDS = 4.0;
  * (1.6 ms) and to 5 at 50 samples, because band ratios of speech change that fast. So every
  * analysis frame is tried, at four sub-frame phases 25 samples apart.
  */
-const COARSE_STEP = 1;
 const PHASES = [0, 25, 50, 75];
 /**
  * Speed hypotheses. A ±5 % search in 1 % steps cannot help with a peak this narrow (it would
@@ -282,10 +281,11 @@ function frameTables(e: Float64Array, frames: number): FrameTables {
  * tapered energy sums. A slot gain scales every frame of the slot, so R moves by the commanded
  * amount, and a sum is led by the strong frames, which added noise or a codec barely moves
  * (a mean of per-frame log ratios, version 2's statistic, gave weak frames as much say and lost
- * the mark after white noise at 30 dB SNR). W[p] = reliability 0–1 (SHARE_KNEE, SNR_KNEE);
+ * the mark after white noise at 30 dB SNR). W[p] = reliability 0–1 from the energy share
+ * (SHARE_KNEE); WN[p] = W[p] also scaled by the band's SNR over the noise floor (SNR_KNEE);
  * S1/S2 = the two sums (for the embedder's cost split).
  */
-function tileAt(ft: FrameTables, a: number, tw: Float64Array, R: Float64Array, W: Float64Array, S1?: Float64Array, S2?: Float64Array): void {
+function tileAt(ft: FrameTables, a: number, tw: Float64Array, R: Float64Array, W: Float64Array, WN?: Float64Array, S1?: Float64Array, S2?: Float64Array): void {
   const F = ft.frames;
   let etile = 0;
   let tsum = 0;
@@ -300,8 +300,11 @@ function tileAt(ft: FrameTables, a: number, tw: Float64Array, R: Float64Array, W
     for (let i = 0; i < tw.length; i++) { s1 += tw[i]! * ft.e1[base + i]!; s2 += tw[i]! * ft.e2[base + i]!; }
     R[p] = Math.log((s1 + eps) / (s2 + eps));
     const share = (BANDS * Math.min(s1, s2)) / etile;
-    const snr = Math.min(s1 / (ft.floor[2 * p]! * tsum + 1e-30), s2 / (ft.floor[2 * p + 1]! * tsum + 1e-30));
-    W[p] = (share / (share + SHARE_KNEE)) * (snr / (snr + SNR_KNEE));
+    W[p] = share / (share + SHARE_KNEE);
+    if (WN) {
+      const snr = Math.min(s1 / (ft.floor[2 * p]! * tsum + 1e-30), s2 / (ft.floor[2 * p + 1]! * tsum + 1e-30));
+      WN[p] = W[p]! * (snr / (snr + SNR_KNEE));
+    }
     if (S1) { S1[p] = s1; S2![p] = s2; }
   }
 }
@@ -463,7 +466,7 @@ function embedAt16k(x: Float32Array, payload: Uint8Array, options: AudioEmbedOpt
     for (let s = 0; s < totalSlots; s++) {
       const a = s * FRAMES_PER_SLOT + MARGIN;
       if (a + tw.length > frames) break;
-      tileAt(ft, a, tw, R, W, S1, S2);
+      tileAt(ft, a, tw, R, W, undefined, S1, S2);
       const t = s % SLOTS;
       for (let p = 0; p < PAIRS; p++) {
         if (W[p]! < 0.02) continue; // silence or an empty band: nothing to carry the mark
@@ -511,15 +514,20 @@ export interface AudioDetection {
   windows: number;
 }
 
-interface Candidate { z: number; num: number; den: number; soft: Float64Array; speed: number; pitch: boolean; offsetFrames: number }
+interface Candidate { z: number; num: number; den: number; soft: Float64Array; speed: number; pitch: boolean; noiseAware: boolean; offsetFrames: number }
 
-/** Per-hypothesis tables for one window: ratio and weight per (pair, start frame). */
-interface Hypothesis { speed: number; pitch: boolean; slotFrames: number; starts: number; ratio: Float64Array; weight: Float64Array }
+/**
+ * Per-hypothesis tables for one window: ratio and weight per (pair, start frame). Every speed
+ * comes twice, with the plain and the noise-aware cell weights: the noise-aware ones rescue
+ * noisy and codec-damaged recordings, but on a clean 3 s excerpt with few pauses the "floor" is
+ * quiet speech and they throw away good cells (3 s excerpts 10/12 with them alone, 12/12 plain).
+ */
+interface Hypothesis { speed: number; pitch: boolean; noiseAware: boolean; slotFrames: number; starts: number; ratio: Float64Array; weight: Float64Array }
 
 function buildHypotheses(power: Float64Array, frames: number): Hypothesis[] {
   const out: Hypothesis[] = [];
   const tables = new Map<number, FrameTables>();
-  const R = new Float64Array(PAIRS), W = new Float64Array(PAIRS);
+  const R = new Float64Array(PAIRS), W = new Float64Array(PAIRS), WN = new Float64Array(PAIRS);
   for (const speed of SPEEDS) {
     for (const pitch of speed === 1 ? [false] : [false, true]) {
       const fs = pitch ? speed : 1;
@@ -530,14 +538,17 @@ function buildHypotheses(power: Float64Array, frames: number): Hypothesis[] {
       const starts = Math.max(0, frames - tw.length + 1);
       const ratio = new Float64Array(PAIRS * starts);
       const weight = new Float64Array(PAIRS * starts);
+      const weightNoise = new Float64Array(PAIRS * starts);
       for (let a = 0; a < starts; a++) {
-        tileAt(ft, a, tw, R, W);
+        tileAt(ft, a, tw, R, W, WN);
         for (let p = 0; p < PAIRS; p++) {
           ratio[p * starts + a] = R[p]!;
           weight[p * starts + a] = W[p]! > 0.05 ? W[p]! : 0;
+          weightNoise[p * starts + a] = WN[p]! > 0.05 ? WN[p]! : 0;
         }
       }
-      out.push({ speed, pitch, slotFrames, starts, ratio, weight });
+      out.push({ speed, pitch, noiseAware: false, slotFrames, starts, ratio, weight });
+      out.push({ speed, pitch, noiseAware: true, slotFrames, starts, ratio, weight: weightNoise });
     }
   }
   return out;
@@ -571,6 +582,36 @@ function evaluate(h: Hypothesis, o: number, delta: number, lay: Layout, soft: Fl
   return { z: den > 0 ? num / Math.sqrt(den / 2) : 0, num, den };
 }
 
+/**
+ * Sync sums of one alignment for two weightings of the same ratios at once (the plain and the
+ * noise-aware hypothesis share ratio and geometry): the cosine is computed once per cell.
+ */
+function evaluateBoth(h: Hypothesis, weight2: Float64Array, o: number, delta: number, lay: Layout, out: Float64Array): void {
+  const L = h.slotFrames;
+  const m = MARGIN / h.speed;
+  let num = 0, den = 0, num2 = 0, den2 = 0;
+  const kMin = Math.ceil((-o - m) / L - 1e-9);
+  const invDelta = 1 / delta;
+  for (let k = kMin; ; k++) {
+    const a = Math.round(o + k * L + m);
+    if (a < 0) continue;
+    if (a >= h.starts) break;
+    const cellBase = (((k % SLOTS) + SLOTS) % SLOTS) * PAIRS;
+    for (let p = 0; p < PAIRS; p++) {
+      const idx = p * h.starts + a;
+      const w = h.weight[idx]!;
+      if (w === 0) continue; // the noise-aware weight is never above the plain one
+      const c = cosTurns(2 * (h.ratio[idx]! * invDelta - lay.dither[cellBase + p]!));
+      const w2 = weight2[idx]!;
+      num += w * c;
+      den += w * w;
+      num2 += w2 * c;
+      den2 += w2 * w2;
+    }
+  }
+  out[0] = num; out[1] = den; out[2] = num2; out[3] = den2;
+}
+
 /** Per-offset sync sums of the nominal-speed hypothesis of one window (for joint sync). */
 interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array }
 
@@ -578,7 +619,7 @@ interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array }
  * Searches all alignments of one window; returns the best candidates, the count tried and the
  * nominal-speed sync profile (so detectAudioWatermark can add windows up).
  */
-function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number; profile: SyncProfile | null } {
+function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number; profiles: SyncProfile[] } {
   const lay = layout();
   const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
   const hyps = buildHypotheses(power, frames);
@@ -588,7 +629,7 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
     // Keep distinct alignments only (neighbouring offsets of one peak decode alike).
     for (let i = 0; i < best.length; i++) {
       const b = best[i]!;
-      if (b.speed === c.speed && b.pitch === c.pitch && Math.abs(b.offsetFrames - c.offsetFrames) <= 2) {
+      if (b.speed === c.speed && b.pitch === c.pitch && b.noiseAware === c.noiseAware && Math.abs(b.offsetFrames - c.offsetFrames) <= 2) {
         if (c.z > b.z) { best[i] = c; best.sort((x, y) => y.z - x.z); }
         return;
       }
@@ -599,29 +640,34 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
       if (best.length > keep) best.pop();
     }
   };
-  let profile: SyncProfile | null = null;
-  for (const h of hyps) {
-    const period = SLOTS * h.slotFrames;
-    const coarse: Array<{ o: number; z: number }> = [];
-    const nominal = h.speed === 1 && !h.pitch && COARSE_STEP === 1;
-    if (nominal) profile = { hyp: h, num: new Float64Array(period), den: new Float64Array(period) };
-    for (let o = 0; o < period; o += COARSE_STEP) {
-      tried++;
-      const r = evaluate(h, o, delta, lay, null);
-      if (nominal) { profile!.num[o] = r.num; profile!.den[o] = r.den; }
-      coarse.push({ o, z: r.z });
+  const profiles: SyncProfile[] = [];
+  const sums = new Float64Array(4);
+  // Hypotheses come in (plain, noise-aware) pairs over the same ratios.
+  for (let hi = 0; hi < hyps.length; hi += 2) {
+    const pair = [hyps[hi]!, hyps[hi + 1]!];
+    const period = SLOTS * pair[0]!.slotFrames;
+    const nominal = pair[0]!.speed === 1 && !pair[0]!.pitch;
+    const num = [new Float64Array(period), new Float64Array(period)];
+    const den = [new Float64Array(period), new Float64Array(period)];
+    for (let o = 0; o < period; o++) {
+      tried += 2;
+      evaluateBoth(pair[0]!, pair[1]!.weight, o, delta, lay, sums);
+      num[0]![o] = sums[0]!; den[0]![o] = sums[1]!;
+      num[1]![o] = sums[2]!; den[1]![o] = sums[3]!;
     }
-    coarse.sort((a, b) => b.z - a.z);
-    for (const c of coarse.slice(0, keep)) {
-      for (const o of COARSE_STEP > 1 ? [c.o - 1, c.o, c.o + 1] : [c.o]) {
-        const oo = ((o % period) + period) % period;
+    for (let v = 0; v < 2; v++) {
+      const h = pair[v]!;
+      if (nominal) profiles.push({ hyp: h, num: num[v]!, den: den[v]! });
+      const zOf = (o: number) => (den[v]![o]! > 0 ? num[v]![o]! / Math.sqrt(den[v]![o]! / 2) : 0);
+      const order = Array.from({ length: period }, (_, o) => o).sort((a, b) => zOf(b) - zOf(a));
+      for (const o of order.slice(0, keep)) {
         const soft = new Float64Array(CODED_BITS);
-        const r = evaluate(h, oo, delta, lay, soft);
-        consider({ ...r, soft, speed: h.speed, pitch: h.pitch, offsetFrames: oo });
+        const r = evaluate(h, o, delta, lay, soft);
+        consider({ ...r, soft, speed: h.speed, pitch: h.pitch, noiseAware: h.noiseAware, offsetFrames: o });
       }
     }
   }
-  return { best, tried, profile };
+  return { best, tried, profiles };
 }
 
 /**
@@ -663,8 +709,8 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
   let blockDecoded = false;
   const decodeBlockJointly = () => {
     if (!blockDecoded && blockWindows >= 2) {
-      for (const phase of PHASES) {
-        const parts = block.filter((b) => b.phase === phase);
+      for (const [phase, noiseAware] of PHASES.flatMap((ph) => [[ph, false], [ph, true]] as const)) {
+        const parts = block.filter((b) => b.phase === phase && b.profile.hyp.noiseAware === noiseAware);
         if (parts.length < 2) continue;
         const num = new Float64Array(period);
         const den = new Float64Array(period);
@@ -694,7 +740,7 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
             d += r.den;
           }
           const dec = decodeSoft(soft);
-          offer({ z: d > 0 ? n / Math.sqrt(d / 2) : 0, num: n, den: d, soft, speed: 1, pitch: false, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: dec.errors });
+          offer({ z: d > 0 ? n / Math.sqrt(d / 2) : 0, num: n, den: d, soft, speed: 1, pitch: false, noiseAware, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: dec.errors });
         }
       }
     }
@@ -709,9 +755,9 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
     for (const phase of PHASES) {
       const win = x16.subarray(start + phase, Math.min(total, start + winLen));
       if (win.length < SLOT_SAMPLES * 2) continue;
-      const { best, tried: n, profile } = searchWindow(win, delta, DECODE_CANDIDATES);
+      const { best, tried: n, profiles } = searchWindow(win, delta, DECODE_CANDIDATES);
       tried += n;
-      if (profile) block.push({ startFrame: start / ANA_HOP, phase, profile });
+      for (const profile of profiles) block.push({ startFrame: start / ANA_HOP, phase, profile });
       let found = false;
       for (const c of best) {
         const dec = decodeSoft(c.soft);
@@ -811,4 +857,32 @@ export function ratioShiftSensitivity(x16: Float32Array, shift: number): number 
     }
   }
   return Math.sqrt(num / Math.max(1e-9, den));
+}
+
+/**
+ * Diagnostics for docs/watermarking.md: per band pair, the reliability-weighted mean of
+ * cos(4π(R/Δ − dither)) over the slots of a signal marked at offset 0 (1 = every cell on its
+ * lattice, ≈ 0 = nothing left), and the mean reliability (noise-aware or plain weights).
+ */
+export function pairLatticeFit(x16: Float32Array, noiseAware = true, delta = DEFAULT_AUDIO_DELTA): Array<{ fit: number; weight: number }> {
+  const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+  const h = buildHypotheses(power, frames).find((c) => c.speed === 1 && c.noiseAware === noiseAware)!;
+  const lay = layout();
+  const out: Array<{ fit: number; weight: number }> = [];
+  for (let p = 0; p < PAIRS; p++) {
+    let num = 0;
+    let den = 0;
+    let n = 0;
+    for (let k = 0; ; k++) {
+      const a = Math.round(k * h.slotFrames + MARGIN);
+      if (a >= h.starts) break;
+      const w = h.weight[p * h.starts + a]!;
+      const cell = (k % SLOTS) * PAIRS + p;
+      num += w * Math.cos(4 * Math.PI * (h.ratio[p * h.starts + a]! / delta - lay.dither[cell]!));
+      den += w;
+      n++;
+    }
+    out.push({ fit: num / Math.max(1e-9, den), weight: den / Math.max(1, n) });
+  }
+  return out;
 }
