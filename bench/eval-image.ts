@@ -21,6 +21,7 @@ import { decodeImage } from '../server/src/analysis/image/decode.js';
 import { computeForensicFeatures } from '../server/src/analysis/image/forensics/residual.js';
 import { centralCrop, MAX_FORENSIC_SIDE, scoreFeatures } from '../server/src/analysis/image/forensics/index.js';
 import { FORENSIC_CALIBRATION, type ForensicCalibration } from '../server/src/analysis/image/forensics/calibration.js';
+import { median, noiseShiftThreshold, quantileThreshold } from '../server/src/analysis/image/forensics/threshold-rules.js';
 import { buildProvenanceFixtures } from '../server/src/analysis/image/fixtures.js';
 import type { DetectOptions } from '../server/src/analysis/types.js';
 
@@ -164,11 +165,6 @@ function firingParts(m: Record<string, unknown>): string {
 const OPTIONS: DetectOptions = { visualize: false, frame_length: 2, intelligence: false, audio_source_tracing: false, use_reverse_search: false, use_ood_detector: false, zero_retention_mode: false };
 const sink = { save: async (name: string) => `asset://${name}` };
 
-function quantile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-}
-const median = (v: number[]) => quantile(v, 0.5);
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 /** Calibration group of a tuning photo: its package, or for gcompris its bundle (the unit of the split). */
@@ -233,10 +229,6 @@ async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
   // positive on photos to correct, so their calibration stays as it was.
   const SPECTRAL_Q = 0.999;
   const spectralSet = feats.filter((f) => !f.group.startsWith('gcompris:') && f.v !== 'webp75half');
-  const spectral = (k: 'off' | 'lat') => {
-    const values = spectralSet.map((f) => f[k]);
-    return { median: median(values), threshold: Math.max(quantile(values, SPECTRAL_Q), median(values) + 1e-3) };
-  };
   // Noise-consistency family: all tuning photos in all eight variants; threshold = the largest,
   // over variants, of the variant's tuning maximum plus its source shift. A source shift is how far
   // one calibration group's maximum exceeds the maximum of all the other groups, leaving one group
@@ -245,36 +237,18 @@ async function calibrate(tuning: Photo[]): Promise<ForensicCalibration> {
   // (a halved WebP photo compared with other halved WebP photos): the statistic's tail depends on
   // the processing (small images have few blocks), so pooling all variants first would compare
   // only the two groups that hold the pooled top values and hide a bundle that stands out in one
-  // regime. Abstaining images give no evidence and are left out of the maxima.
-  const groups = [...new Set(feats.map((f) => f.group))];
-  const maxOf = (fs: Feat[]) => (fs.length ? Math.max(...fs.map((f) => f.noise)) : null);
-  const measured = feats.filter((f) => !f.abstain);
-  const perVariant = CALIBRATION_VARIANTS.filter((v) => v !== 'webp512').map((v) => {
-    const inV = measured.filter((f) => f.v === v);
-    const top = maxOf(inV) ?? 0;
-    let shift = 0, by = '';
-    for (const g of groups) {
-      const own = maxOf(inV.filter((f) => f.group === g)), others = maxOf(inV.filter((f) => f.group !== g));
-      if (own === null || others === null) continue; // a group with no measured image says nothing
-      if (own - others > shift) { shift = own - others; by = `${g} ${own.toFixed(3)} vs others ${others.toFixed(3)}`; }
-    }
-    return { v, top, shift, by, threshold: top + shift };
-  });
-  for (const r of perVariant) console.log(`  noise-consistency ${r.v.padEnd(12)} tuning max ${r.top.toFixed(3)} + shift ${r.shift.toFixed(3)}${r.by ? ` (${r.by})` : ''} = ${r.threshold.toFixed(3)}`);
+  // regime (`threshold-rules.ts`).
+  const noise = noiseShiftThreshold(feats.map((f) => ({ ...f, variant: f.v })));
+  for (const r of noise.perVariant) console.log(`  noise-consistency ${r.variant.padEnd(12)} tuning max ${r.max.toFixed(3)} + shift ${r.shift.toFixed(3)}${r.by ? ` (${r.by.group} ${r.by.own.toFixed(3)} vs others ${r.by.others.toFixed(3)})` : ''} = ${r.threshold.toFixed(3)}`);
   // For comparison, the rule before this change (one shift over all variants pooled), with bundles as groups.
-  const pooled = Math.max(0, ...groups.map((g) => {
-    const own = maxOf(measured.filter((f) => f.group === g)), others = maxOf(measured.filter((f) => f.group !== g));
-    return own === null || others === null ? 0 : own - others;
-  }));
-  console.log(`  (pooled over variants, bundle groups: tuning max ${(maxOf(measured) ?? 0).toFixed(3)} + shift ${pooled.toFixed(3)} = ${((maxOf(measured) ?? 0) + pooled).toFixed(3)}; not used)`);
-  const noiseValues = feats.map((f) => f.noise);
-  const noiseThreshold = Math.max(...perVariant.map((r) => r.threshold));
+  console.log(`  (pooled over variants, bundle groups: tuning max ${noise.pooled.max.toFixed(3)} + shift ${noise.pooled.shift.toFixed(3)} = ${(noise.pooled.max + noise.pooled.shift).toFixed(3)}; not used)`);
   const cal: ForensicCalibration = {
     version: `tuning-${new Date().toISOString().slice(0, 10)}-families`,
     source: `spectral: opencv-doc camera photos, labelme-examples photos, mate-backgrounds nature photos; variants as-is, JPEG 75, JPEG 95, PNG, WebP 80, 50% resize, 1080 px + JPEG 85; threshold = q${SPECTRAL_Q} (${spectralSet.length} images). noise consistency: the same plus gcompris-qt-data bundles explore_farm_animals, explore_world_music, clickgame, categorization and a WebP 75 then 50% resize variant; threshold = max over variants of (tuning maximum + leave-one-group-out shift), groups = packages and gcompris bundles`,
     photos: tuning.length, variants: feats.length, false_positive_rate: 0,
-    offGridPeak: spectral('off'), latticePeak: spectral('lat'),
-    noiseInconsistency: { median: median(noiseValues), threshold: Math.max(noiseThreshold, median(noiseValues) + 1e-3) },
+    offGridPeak: quantileThreshold(spectralSet.map((f) => f.off), SPECTRAL_Q),
+    latticePeak: quantileThreshold(spectralSet.map((f) => f.lat), SPECTRAL_Q),
+    noiseInconsistency: noise.calibration,
   };
   const flagged = feats.filter((f) => fused(f, cal).score >= 0.5).length;
   cal.false_positive_rate = Math.round((flagged / feats.length) * 1e4) / 1e4;
