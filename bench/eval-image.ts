@@ -1,7 +1,8 @@
 /**
  * `npm run eval:image` — evaluation of the image analyser on packaged photographs.
- * `node dist/bench/eval-image.js --calibrate` — (re)writes the forensic calibration from the
- * tuning packages only, then evaluates.
+ * `node dist/bench/eval-image.js --calibrate [--save-features FILE]` — (re)writes the forensic
+ * calibration from the tuning packages only (rules in forensics/threshold-rules.ts) and prints
+ * per-variant tuning checks; FILE receives the per-image tuning statistics it was computed from.
  *
  * Data (bench/fetch-images.sh, cached under data/image-cache/extract; override DISCERN_IMAGE_CACHE):
  *   tuning   = opencv-doc camera photos + labelme-examples photos + mate-backgrounds nature photos
