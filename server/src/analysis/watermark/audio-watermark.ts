@@ -70,8 +70,9 @@ const RAMP = 5;
  */
 const SHARE_KNEE = 0.005;
 /**
- * Cell reliability, part 2: the tile energy of the weaker band over the window's noise floor
- * (the same band in the quietest frames); a band 20 dB above its floor weighs ½. On clean
+ * Cell reliability, part 2 (the noise-aware weighting, searched beside the plain one): the tile
+ * energy of the weaker band over the window's noise floor (the same band in the quietest
+ * frames); a band 20 dB above its floor weighs ½. On clean
  * recordings the floor is near digital silence and this factor is 1; under added noise it
  * keeps the drowned weak-band cells, whose ratio is the noise's, out of the vote. Chosen on the
  * first 4 bench hosts (white noise 20 dB: 0/4 with no SNR factor, 2/4 with a 15 dB knee, 4/4
@@ -85,8 +86,9 @@ export const DEFAULT_AUDIO_DELTA = 0.32;
 /**
  * Decision: CRC-16 match, sync z ≥ SYNC_Z_THRESHOLD and at most MAX_CODED_ERRORS of the 108
  * coded bits disagreeing with the re-encoded payload. The CRC carries the false-positive
- * protection: 16 decoded candidates per 3 s window (4 per phase) × 2⁻¹⁶ ≈ 2.4·10⁻⁴ chance passes
- * per clip. On unmarked clips the best decode disagrees on ≥ 15 coded bits (median 21), true
+ * protection: 32 decoded candidates per 3 s window (4 per phase and weighting) × 2⁻¹⁶ ≈ 4.9·10⁻⁴
+ * chance passes per clip (more for long files: the joint step adds its own decodes). On
+ * unmarked clips the best decode disagreed on ≥ 15 coded bits (median 21, v2 measurement), true
  * decodes after MP3 64k on 8–21, so the error gate removes roughly half of the chance passes
  * while keeping real ones. The null's best z is about 3.3 (max of thousands of alignments),
  * so the z gate only rejects alignments that carry nothing.
@@ -98,14 +100,14 @@ export const MIN_AUDIO_SNR_DB = 35.5;
 /** Inputs longer than this are cut into windows of about this length (drift stays < 10 ms). */
 const MAX_WINDOW_SECONDS = 4.0;
 /**
- * Measured on speech: the sync z falls from 34 to 15 when the framing moves by 25 samples
- * (1.6 ms) and to 5 at 50 samples, because band ratios of speech change that fast. So every
+ * Measured on speech (bench/wm-audio-diag.ts): the sync z falls from 44 to 13 when the framing
+ * moves by 25 samples (1.6 ms) and to 6 at 50 samples, because band ratios of speech change that fast. So every
  * analysis frame is tried, at four sub-frame phases 25 samples apart.
  */
 const PHASES = [0, 25, 50, 75];
 /**
  * Speed hypotheses. A ±5 % search in 1 % steps cannot help with a peak this narrow (it would
- * need ~0.1 % steps), so only the nominal speed is searched; see docs/watermarking.md.
+ * need ~0.05 % steps), so only the nominal speed is searched; see docs/watermarking.md.
  */
 const SPEEDS = [1];
 /** Candidates Viterbi-decoded per window; each adds ~2⁻¹⁶ chance of a CRC pass on noise. */
@@ -309,7 +311,6 @@ function tileAt(ft: FrameTables, a: number, tw: Float64Array, R: Float64Array, W
   }
 }
 
-const EMPTY = new Float64Array(0);
 const COS_TABLE_SIZE = 4096;
 const COS_TABLE = (() => {
   const t = new Float64Array(COS_TABLE_SIZE);
