@@ -89,6 +89,18 @@ describe('audio watermark', () => {
     }
     expect(detectAudioWatermark(addNoise(speech, 1), AUDIO_WM_RATE).has_watermark).toBe(false);
   });
+  it('finds a marked 5 s clip spliced into 35 s of unmarked speech, and not the unmarked 35 s', () => {
+    const long = new Float32Array(speech.length * 4);
+    for (let k = 0; k < 4; k++) long.set(speech, k * speech.length);
+    const s0 = Math.round(12.3 * AUDIO_WM_RATE);
+    const clip = embedAudioWatermark(long.subarray(s0, s0 + 5 * AUDIO_WM_RATE), AUDIO_WM_RATE, payload);
+    const spliced = long.slice();
+    spliced.set(clip, s0);
+    const det = detectAudioWatermark(spliced, AUDIO_WM_RATE);
+    expect(det.has_watermark).toBe(true);
+    expect(det.payload_hex).toBe(hex);
+    expect(detectAudioWatermark(long, AUDIO_WM_RATE).has_watermark).toBe(false);
+  });
   it('survives resampling to 8 kHz and back, and +6 dB gain with clipping', async () => {
     const back = await encode(marked, ['-ar', '8000', '-c:a', 'pcm_f32le'], 'wav');
     expect(detectAudioWatermark(back, AUDIO_WM_RATE).payload_hex).toBe(hex);
