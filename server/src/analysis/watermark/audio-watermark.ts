@@ -613,6 +613,22 @@ function evaluateBoth(h: Hypothesis, weight2: Float64Array, o: number, delta: nu
   out[0] = num; out[1] = den; out[2] = num2; out[3] = den2;
 }
 
+/** The `keep` offsets with the highest sync z = num/√(den/2), best first (one linear pass). */
+function topOffsets(num: Float64Array, den: Float64Array, keep: number): number[] {
+  const best: number[] = [];
+  const bestZ: number[] = [];
+  for (let o = 0; o < num.length; o++) {
+    const d = den[o]!;
+    const z = d > 0 ? num[o]! / Math.sqrt(d / 2) : 0;
+    if (best.length === keep && z <= bestZ[keep - 1]!) continue;
+    let i = best.length < keep ? best.length : keep - 1;
+    while (i > 0 && bestZ[i - 1]! < z) { if (i < keep) { best[i] = best[i - 1]!; bestZ[i] = bestZ[i - 1]!; } i--; }
+    best[i] = o;
+    bestZ[i] = z;
+  }
+  return best;
+}
+
 /** Per-offset sync sums of the nominal-speed hypothesis of one window (for joint sync). */
 interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array }
 
@@ -659,9 +675,7 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
     for (let v = 0; v < 2; v++) {
       const h = pair[v]!;
       if (nominal) profiles.push({ hyp: h, num: num[v]!, den: den[v]! });
-      const zOf = (o: number) => (den[v]![o]! > 0 ? num[v]![o]! / Math.sqrt(den[v]![o]! / 2) : 0);
-      const order = Array.from({ length: period }, (_, o) => o).sort((a, b) => zOf(b) - zOf(a));
-      for (const o of order.slice(0, keep)) {
+      for (const o of topOffsets(num[v]!, den[v]!, keep)) {
         const soft = new Float64Array(CODED_BITS);
         const r = evaluate(h, o, delta, lay, soft);
         consider({ ...r, soft, speed: h.speed, pitch: h.pitch, noiseAware: h.noiseAware, offsetFrames: o });
