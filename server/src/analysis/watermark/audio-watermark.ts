@@ -75,8 +75,8 @@ const SHARE_KNEE = 0.005;
  * frames); a band 20 dB above its floor weighs ½. On clean
  * recordings the floor is near digital silence and this factor is 1; under added noise it
  * keeps the drowned weak-band cells, whose ratio is the noise's, out of the vote. Chosen on the
- * first 4 bench hosts (white noise 20 dB: 0/4 with no SNR factor, 2/4 with a 15 dB knee, 4/4
- * with 20 dB, 2/4 with 25 dB).
+ * first 4 bench hosts with energy-sum tiles (white noise 20 dB: 2/4 with a 15 dB knee, 4/4 with
+ * 20 dB, 2/4 with 25 dB; version 2's statistic without the factor: 0/4).
  */
 const SNR_KNEE = 100;
 /** Share of a window's frames (the quietest by total energy) that define its noise floor. */
@@ -555,39 +555,12 @@ function buildHypotheses(power: Float64Array, frames: number): Hypothesis[] {
   return out;
 }
 
-/** Sync statistic (and optionally soft bits) of one alignment. */
-function evaluate(h: Hypothesis, o: number, delta: number, lay: Layout, soft: Float64Array | null): { z: number; num: number; den: number } {
-  const L = h.slotFrames;
-  const m = MARGIN / h.speed;
-  let num = 0;
-  let den = 0;
-  const kMin = Math.ceil((-o - m) / L - 1e-9);
-  const invDelta = 1 / delta;
-  for (let k = kMin; ; k++) {
-    const a = Math.round(o + k * L + m);
-    if (a < 0) continue;
-    if (a >= h.starts) break;
-    const t = ((k % SLOTS) + SLOTS) % SLOTS;
-    const cellBase = t * PAIRS;
-    for (let p = 0; p < PAIRS; p++) {
-      const idx = p * h.starts + a;
-      const w = h.weight[idx]!;
-      if (w === 0) continue;
-      const cell = cellBase + p;
-      const u = h.ratio[idx]! * invDelta - lay.dither[cell]!;
-      num += w * cosTurns(2 * u);
-      den += w * w;
-      if (soft) soft[lay.bitOfCell[cell]!] = soft[lay.bitOfCell[cell]!]! + w * cosTurns(u);
-    }
-  }
-  return { z: den > 0 ? num / Math.sqrt(den / 2) : 0, num, den };
-}
-
 /**
- * Sync sums of one alignment for two weightings of the same ratios at once (the plain and the
- * noise-aware hypothesis share ratio and geometry): the cosine is computed once per cell.
+ * Walks the cells of one alignment: out[0..1] = sync numerator and weight sum with the
+ * hypothesis' own weights; with weight2 (the noise-aware weights over the same ratios), also
+ * out[2..3] for those, from the same cosine; with soft, adds each cell's soft bit.
  */
-function evaluateBoth(h: Hypothesis, weight2: Float64Array, o: number, delta: number, lay: Layout, out: Float64Array): void {
+function alignmentSums(h: Hypothesis, o: number, delta: number, lay: Layout, out: Float64Array, soft: Float64Array | null, weight2: Float64Array | null = null): void {
   const L = h.slotFrames;
   const m = MARGIN / h.speed;
   let num = 0, den = 0, num2 = 0, den2 = 0;
@@ -602,15 +575,24 @@ function evaluateBoth(h: Hypothesis, weight2: Float64Array, o: number, delta: nu
       const idx = p * h.starts + a;
       const w = h.weight[idx]!;
       if (w === 0) continue; // the noise-aware weight is never above the plain one
-      const c = cosTurns(2 * (h.ratio[idx]! * invDelta - lay.dither[cellBase + p]!));
-      const w2 = weight2[idx]!;
+      const cell = cellBase + p;
+      const u = h.ratio[idx]! * invDelta - lay.dither[cell]!;
+      const c = cosTurns(2 * u);
       num += w * c;
       den += w * w;
-      num2 += w2 * c;
-      den2 += w2 * w2;
+      if (weight2) { const w2 = weight2[idx]!; num2 += w2 * c; den2 += w2 * w2; }
+      if (soft) soft[lay.bitOfCell[cell]!] = soft[lay.bitOfCell[cell]!]! + w * cosTurns(u);
     }
   }
   out[0] = num; out[1] = den; out[2] = num2; out[3] = den2;
+}
+
+const scratchSums = new Float64Array(4);
+/** Sync statistic (and optionally soft bits) of one alignment. */
+function evaluate(h: Hypothesis, o: number, delta: number, lay: Layout, soft: Float64Array | null): { z: number; num: number; den: number } {
+  alignmentSums(h, o, delta, lay, scratchSums, soft);
+  const num = scratchSums[0]!, den = scratchSums[1]!;
+  return { z: den > 0 ? num / Math.sqrt(den / 2) : 0, num, den };
 }
 
 /** The `keep` offsets with the highest sync z = num/√(den/2), best first (one linear pass). */
@@ -629,12 +611,12 @@ function topOffsets(num: Float64Array, den: Float64Array, keep: number): number[
   return best;
 }
 
-/** Per-offset sync sums of the nominal-speed hypothesis of one window (for joint sync). */
+/** Per-offset sync sums of one nominal-speed hypothesis of one window (for joint sync). */
 interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array }
 
 /**
  * Searches all alignments of one window; returns the best candidates, the count tried and the
- * nominal-speed sync profile (so detectAudioWatermark can add windows up).
+ * nominal-speed sync profiles, one per weighting (so detectAudioWatermark can add windows up).
  */
 function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number; profiles: SyncProfile[] } {
   const lay = layout();
@@ -668,7 +650,7 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
     const den = [new Float64Array(period), new Float64Array(period)];
     for (let o = 0; o < period; o++) {
       tried += 2;
-      evaluateBoth(pair[0]!, pair[1]!.weight, o, delta, lay, sums);
+      alignmentSums(pair[0]!, o, delta, lay, sums, null, pair[1]!.weight);
       num[0]![o] = sums[0]!; den[0]![o] = sums[1]!;
       num[1]![o] = sums[2]!; den[1]![o] = sums[3]!;
     }
