@@ -119,6 +119,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             media_token: { type: 'string' },
             strength: { type: 'number', minimum: 0, maximum: 1, default: 0.2 },
             custom_message: { type: 'string', default: 'resembleai' },
+            time_scale_search: { type: 'boolean', default: false, description: 'Extension, detect only: also look for audio marks played up to ±5 % faster or slower (resampling speed change); several times slower when nothing is found at nominal speed' },
           },
         },
         WatermarkEnvelope: {

@@ -20,6 +20,8 @@ export interface WatermarkOptions {
   strength: number;
   /** Apply: the message to embed. Detect: when given, the mark must also carry this message. */
   custom_message: string | null;
+  /** Detect: also look for audio marks played up to ±5 % faster or slower (slower search). */
+  time_scale_search?: boolean;
 }
 
 export type WatermarkKind = 'apply' | 'detect';
@@ -139,7 +141,7 @@ export class WatermarkService {
         const { outputPath: _ignored, ...details } = result as unknown as Record<string, unknown>;
         await this.finish(id, { status: 'completed', media_type: probe.mediaType, output_key: outputKey, metrics: JSON.stringify({ applied: true, ...details }) });
       } else {
-        const result = await detectWatermarkInFile({ inputPath, mediaType: probe.mediaType, message: options.custom_message });
+        const result = await detectWatermarkInFile({ inputPath, mediaType: probe.mediaType, message: options.custom_message, timeScaleSearch: options.time_scale_search ?? false });
         await this.finish(id, { status: 'completed', media_type: probe.mediaType, metrics: JSON.stringify(result) });
       }
     } catch (error) {

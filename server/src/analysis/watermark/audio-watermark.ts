@@ -195,11 +195,11 @@ function analysisPowers(x: Float32Array, fft: Fft, window: Float64Array): { fram
 /**
  * Band-energy series for a frequency scale: band b gathers bins whose span overlaps the scaled
  * band [(EDGE[b] − ½)·fs, (EDGE[b+1] − ½)·fs) in bin units, weighted by the overlap.
- * Returns e[b·frames + f].
+ * Returns e[b·frames + f] (bands below firstBand left at 0).
  */
-function bandSeries(power: Float64Array, frames: number, fs: number): Float64Array {
+function bandSeries(power: Float64Array, frames: number, fs: number, firstBand = 0): Float64Array {
   const e = new Float64Array(BANDS * frames);
-  for (let b = 0; b < BANDS; b++) {
+  for (let b = firstBand; b < BANDS; b++) {
     const lo = (BAND_EDGE_BINS[b]! - 0.5) * fs;
     const hi = (BAND_EDGE_BINS[b + 1]! - 0.5) * fs;
     const k0 = Math.max(0, Math.floor(lo + 0.5));
@@ -710,9 +710,47 @@ const CONFIRM_Z = 1.5;
  * decoding: a 10 s file then decodes from ~3.7 copies of the codeword instead of one window's
  * ~1.2, which is what a codec or added noise needs (measured in docs/watermarking.md).
  */
-export function detectAudioWatermark(samples: Float32Array, sampleRate: number, options: { delta?: number; expectedPayload?: Uint8Array } = {}): AudioDetection {
+export function detectAudioWatermark(samples: Float32Array, sampleRate: number, options: AudioDetectOptions = {}): AudioDetection {
   const x16 = sampleRate === AUDIO_WM_RATE ? samples : resample(samples, sampleRate, AUDIO_WM_RATE);
   const delta = options.delta ?? DEFAULT_AUDIO_DELTA;
+  const nominal = detectAtNominalSpeed(x16, delta);
+  let best = nominal;
+  if (!nominal.accepted && options.searchTimeScale) {
+    // Played faster or slower: estimate the factor from the mark's own period, undo it by
+    // resampling (which restores time and frequency alike) and search again at nominal speed.
+    const candidates = timeScaleCandidates(x16);
+    for (const { speed } of candidates) {
+      const undone = detectAtNominalSpeed(resample(x16, AUDIO_WM_RATE, AUDIO_WM_RATE * speed), delta);
+      // Strict rule only: each candidate is one more full search that a chance CRC pass could win.
+      const strictOk = undone.accepted && undone.crc_ok && (undone.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS;
+      if (strictOk) {
+        best = { ...undone, time_scale: round(speed, 4), offset_seconds: round(undone.offset_seconds / speed, 4), windows: nominal.windows, p_value: Math.min(1, undone.p_value * candidates.length) };
+        break;
+      }
+    }
+  }
+  const { accepted, decodedPayload, ...detection } = best;
+  let detected = accepted;
+  if (detected && options.expectedPayload) detected = decodedPayload != null && Buffer.compare(Buffer.from(options.expectedPayload), Buffer.from(decodedPayload)) === 0;
+  return { ...detection, has_watermark: detected, confidence: confidenceOf(detection.sync_z, detection.crc_ok, detected) };
+}
+
+export interface AudioDetectOptions {
+  delta?: number;
+  /** has_watermark also requires this payload. */
+  expectedPayload?: Uint8Array;
+  /**
+   * Also look for marks played ±5 % faster or slower (resampling speed change: time and pitch).
+   * Only runs when nothing is found at nominal speed; costs roughly one more search per
+   * candidate plus the period scan (see timeScaleCandidates), so it is off by default.
+   */
+  searchTimeScale?: boolean;
+}
+
+type NominalDetection = AudioDetection & { accepted: boolean; decodedPayload: Uint8Array | null };
+
+/** One search at nominal speed over the whole 16 kHz signal (windows, phases, joint sync). */
+function detectAtNominalSpeed(x16: Float32Array, delta: number): NominalDetection {
   const total = x16.length;
   const maxLen = Math.round(MAX_WINDOW_SECONDS * AUDIO_WM_RATE);
   const nWin = total <= maxLen * 1.5 ? 1 : Math.ceil(total / maxLen);
@@ -818,16 +856,14 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
   let winner: Decoded | null = null;
   for (const c of candidates) if (!winner || rank(c) > rank(winner)) winner = c;
   if (!winner) {
-    return { has_watermark: false, confidence: 0, payload_hex: null, payload_bits: null, bit_errors: null, crc_ok: false, sync_z: 0, p_value: 1, time_scale: 1, offset_seconds: 0, windows: nWin };
+    return { has_watermark: false, confidence: 0, payload_hex: null, payload_bits: null, bit_errors: null, crc_ok: false, sync_z: 0, p_value: 1, time_scale: 1, offset_seconds: 0, windows: nWin, accepted: false, decodedPayload: null };
   }
   const payloadBits = winner.decoded.subarray(0, AUDIO_PAYLOAD_BITS);
   const payloadBytes = bitsToBytes(payloadBits);
-  let detected = winner.accepted;
-  if (detected && options.expectedPayload) detected = Buffer.compare(Buffer.from(options.expectedPayload), Buffer.from(payloadBytes)) === 0;
   const pValue = Math.min(1, normalTail(winner.z) * Math.max(1, tried));
   return {
-    has_watermark: detected,
-    confidence: confidenceOf(winner.z, winner.crc, detected),
+    has_watermark: winner.accepted,
+    confidence: confidenceOf(winner.z, winner.crc, winner.accepted),
     payload_hex: winner.crc ? toHex(payloadBytes) : null,
     payload_bits: Array.from(payloadBits).join(''),
     bit_errors: winner.errors,
@@ -837,6 +873,8 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
     time_scale: winner.speed,
     offset_seconds: round((winner.offsetFrames * ANA_HOP) / AUDIO_WM_RATE, 4),
     windows: nWin,
+    accepted: winner.accepted,
+    decodedPayload: payloadBytes,
   };
 }
 
@@ -933,3 +971,188 @@ export function pairLatticeFit(x16: Float32Array, noiseAware = true, delta = DEF
   }
   return out;
 }
+
+
+/**
+ * Time-scale search. A resampling speed change by s moves every slot boundary by a growing
+ * amount (0.5 % error drifts 240 samples over a 3 s window, while the sync peak is ±25 samples
+ * wide) and scales every frequency, so the nominal search finds nothing at ±1 % already. But
+ * the layout repeats every SLOTS slots: in a marked signal the tile ratio one period later sits
+ * on the same lattice point (same dither, same coded bit) whatever the host does there, so
+ * cos(2π(R(t + λ) − R(t))/Δ), summed over tiles, peaks at the period as played,
+ * λ = 43 200 samples / s. That is measured on the raw input, for band layouts scaled in 0.5 %
+ * steps and lags on the 25-sample phase grid, and each peak gives an estimate of s to about
+ * 0.06 %; undoing it by resampling leaves a residual well inside the ±0.15 % the nominal search
+ * tolerates (measured: docs/watermarking.md).
+ *
+ * Only the pairs above 1.1 kHz are used: their bands are 9–12 bins wide, so the unscaled
+ * 512-sample analysis window barely changes their energies under a frequency scale. The
+ * narrow low bands (3 bins, below 906 Hz) are dominated by leakage from the nearest
+ * harmonics, which a scale moves relative to the window (measured ratio error 0.37–0.49 there
+ * against 0.05–0.15 above 1.1 kHz, after +3 %). A host with no energy above 1 kHz therefore
+ * gets no estimate.
+ */
+const TIME_SCALE_MAX = 0.05;
+const TIME_SCALE_STEP = 0.005;
+/** Lags are scanned ±0.35 % around each scale's nominal period (the grid is 0.5 %). */
+const TIME_SCALE_SPREAD = 0.0035;
+const TIME_SCALE_FIRST_PAIR = 5;
+/** Best distinct estimates tried by the full search; each costs one search of the file. */
+const TIME_SCALE_CANDIDATES = 3;
+/** Coarse peaks refined before the best TIME_SCALE_CANDIDATES are kept. */
+const TIME_SCALE_REFINED = 5;
+/** The scan reads at most this much of the input (a few periods are enough). */
+const TIME_SCALE_SCAN_SECONDS = 30;
+/** Lag grid: the analysis phases are 25 samples apart. */
+const LAG_STEP = ANA_HOP / PHASES.length;
+
+/**
+ * Speed factors (1.03 = played 3 % faster) whose period lag stands out, best first. Needs two
+ * periods as played (up to 5.7 s); returns [] for shorter inputs.
+ */
+export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDATES): Array<{ speed: number; z: number }> {
+  const x = x16.subarray(0, Math.min(x16.length, TIME_SCALE_SCAN_SECONDS * AUDIO_WM_RATE));
+  const periodSamples = SLOTS * SLOT_SAMPLES;
+  // Tiles a period apart must overlap for at least a period (about 5.7 s of input at −5 %).
+  if (x.length < (2 * periodSamples) / (1 - TIME_SCALE_MAX)) return [];
+  const fft = new Fft(FRAME);
+  const win = hann(FRAME);
+  const perPhase = PHASES.map((ph) => {
+    const { frames, power } = analysisPowers(x.subarray(ph), fft, win);
+    return { frames, power, et: frameEnergies(power, frames) };
+  });
+  const tilesAt = (scale: number) => {
+    const tw = taper(taperN(FRAMES_PER_SLOT / scale));
+    return perPhase.map(({ frames, power, et }) => scaledHighTiles(power, frames, et, scale, tw));
+  };
+  /** Local maxima of the lag z over ±spread around the period at `scale`, as speed estimates. */
+  const peaks = (scale: number, spread: number, tiles: ReturnType<typeof tilesAt>) => {
+    const centre = periodSamples / scale;
+    const lo = Math.ceil((centre * (1 - spread)) / LAG_STEP);
+    const hi = Math.floor((centre * (1 + spread)) / LAG_STEP);
+    const zs: number[] = [];
+    for (let l = lo; l <= hi; l++) zs.push(periodLagZ(tiles, l * LAG_STEP));
+    const out: Array<{ speed: number; z: number }> = [];
+    for (let j = 0; j < zs.length; j++) {
+      const z = zs[j]!;
+      if ((j > 0 && zs[j - 1]! > z) || (j + 1 < zs.length && zs[j + 1]! >= z)) continue;
+      // Parabolic interpolation between the neighbouring lags refines the peak below 25 samples.
+      let frac = 0;
+      if (j > 0 && j + 1 < zs.length) {
+        const a = zs[j - 1]!, c = zs[j + 1]!;
+        const curv = a - 2 * z + c;
+        if (curv < 0) frac = Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / curv));
+      }
+      out.push({ speed: periodSamples / ((lo + j + frac) * LAG_STEP), z });
+    }
+    return out;
+  };
+  const found: Array<{ speed: number; z: number }> = [];
+  const steps = Math.round(TIME_SCALE_MAX / TIME_SCALE_STEP);
+  for (let i = -steps; i <= steps; i++) {
+    if (i === 0) continue; // nominal speed: the ordinary search already tried it
+    const scale = 1 + i * TIME_SCALE_STEP;
+    found.push(...peaks(scale, TIME_SCALE_SPREAD, tilesAt(scale)));
+  }
+  found.sort((a, b) => b.z - a.z);
+  // Refine the strongest coarse peaks: the band layout scaled by the estimate itself (a grid
+  // scale up to 0.25 % off blurs the peak and biases it), lags within ±0.15 %, twice. A chance
+  // peak usually collapses under refinement; the mark's sharpens.
+  const refined: Array<{ speed: number; z: number }> = [];
+  for (const f of found.slice(0, TIME_SCALE_REFINED)) {
+    let r = f;
+    for (let it = 0; it < 2; it++) r = peaks(r.speed, 0.0015, tilesAt(r.speed)).sort((a, b) => b.z - a.z)[0] ?? r;
+    refined.push(r);
+  }
+  refined.sort((a, b) => b.z - a.z);
+  const out: Array<{ speed: number; z: number }> = [];
+  for (const r of refined) {
+    if (out.length >= keep) break;
+    if (out.some((o) => Math.abs(o.speed - r.speed) < 0.0015)) continue;
+    out.push(r);
+  }
+  return out;
+}
+
+/** Total energy of the bands' bins per frame (the reliability weight's reference; unscaled). */
+function frameEnergies(power: Float64Array, frames: number): Float64Array {
+  const et = new Float64Array(frames);
+  const lo = BAND_EDGE_BINS[0]!, hi = BAND_EDGE_BINS[BANDS]!;
+  for (let f = 0; f < frames; f++) {
+    let t = 0;
+    for (let k = lo; k < hi; k++) t += power[f * BINS + k]!;
+    et[f] = t;
+  }
+  return et;
+}
+
+/**
+ * Tile ratios and plain weights of the pairs from TIME_SCALE_FIRST_PAIR up, with the band
+ * layout scaled by `scale`, at every start frame (the tileAt statistic, restricted).
+ */
+function scaledHighTiles(power: Float64Array, frames: number, et: Float64Array, scale: number, tw: Float64Array): { starts: number; ratio: Float64Array; weight: Float64Array } {
+  const all = bandSeries(power, frames, scale, 2 * TIME_SCALE_FIRST_PAIR);
+  const starts = Math.max(0, frames - tw.length + 1);
+  const ratio = new Float64Array(PAIRS * starts);
+  const weight = new Float64Array(PAIRS * starts);
+  const T = tw.length;
+  for (let a = 0; a < starts; a++) {
+    let etile = 0;
+    for (let i = 0; i < T; i++) etile += tw[i]! * et[a + i]!;
+    etile += 1e-30;
+    const eps = 1e-6 * etile + 1e-24;
+    for (let p = TIME_SCALE_FIRST_PAIR; p < PAIRS; p++) {
+      const b1 = 2 * p * frames + a, b2 = b1 + frames;
+      let s1 = 0, s2 = 0;
+      for (let i = 0; i < T; i++) { s1 += tw[i]! * all[b1 + i]!; s2 += tw[i]! * all[b2 + i]!; }
+      ratio[p * starts + a] = Math.log((s1 + eps) / (s2 + eps));
+      const share = (BANDS * Math.min(s1, s2)) / etile;
+      const w = share / (share + SHARE_KNEE);
+      weight[p * starts + a] = w > 0.05 ? w : 0;
+    }
+  }
+  return { starts, ratio, weight };
+}
+
+/**
+ * Period self-similarity z at one lag (samples, a multiple of LAG_STEP). Only tiles that start
+ * on a slot boundary sit on lattice points, and the slot grid's offset is unknown, so the sums
+ * are kept per position within the slot as played (lag/SLOTS samples, in LAG_STEP classes) and
+ * the best window of three neighbouring classes counts: the other ~60 classes would only add
+ * noise to the sum.
+ */
+function periodLagZ(tiles: Array<{ starts: number; ratio: Float64Array; weight: Float64Array }>, lag: number): number {
+  const slot = lag / SLOTS;
+  const classes = Math.max(3, Math.round(slot / LAG_STEP));
+  const num = new Float64Array(classes), den = new Float64Array(classes);
+  const invDelta = 1 / DEFAULT_AUDIO_DELTA;
+  // Tile start t = 100·a + 25·pb is frame a of phase pb; t + lag is frame a + L of another phase.
+  for (let pb = 0; pb < tiles.length; pb++) {
+    const base = tiles[pb]!;
+    const shifted = pb * LAG_STEP + lag;
+    const other = tiles[(shifted % ANA_HOP) / LAG_STEP]!;
+    const L = Math.floor(shifted / ANA_HOP);
+    const n = Math.min(base.starts, other.starts - L);
+    for (let a = 0; a < n; a++) {
+      const t = a * ANA_HOP + pb * LAG_STEP;
+      const c = Math.floor(((t % slot) / slot) * classes) % classes;
+      let cn = 0, cd = 0;
+      for (let p = TIME_SCALE_FIRST_PAIR; p < PAIRS; p++) {
+        const w = base.weight[p * base.starts + a]! * other.weight[p * other.starts + L + a]!;
+        if (w === 0) continue;
+        cn += w * cosTurns((other.ratio[p * other.starts + L + a]! - base.ratio[p * base.starts + a]!) * invDelta);
+        cd += w * w;
+      }
+      num[c] = num[c]! + cn;
+      den[c] = den[c]! + cd;
+    }
+  }
+  let best = -Infinity;
+  for (let c = 0; c < classes; c++) {
+    const c0 = (c + classes - 1) % classes, c2 = (c + 1) % classes;
+    const d = den[c0]! + den[c]! + den[c2]!;
+    if (d > 0) best = Math.max(best, (num[c0]! + num[c]! + num[c2]!) / Math.sqrt(d / 2));
+  }
+  return best === -Infinity ? 0 : best;
+}
+

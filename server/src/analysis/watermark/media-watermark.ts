@@ -54,6 +54,8 @@ export interface DetectWatermarkOptions {
   maxAudioSeconds?: number;
   /** Video frames averaged for the visual check (default 24). */
   videoFrames?: number;
+  /** Audio: also search speed changes up to ±5 % (audio-watermark.ts timeScaleCandidates). */
+  timeScaleSearch?: boolean;
 }
 
 export interface DetectWatermarkResult {
@@ -92,7 +94,7 @@ export async function detectWatermarkInFile(options: DetectWatermarkOptions): Pr
     case 'audio': {
       const info = await probeOrFail(options.inputPath);
       if (!info.streams.some((s) => s.codec_type === 'audio')) throw new AnalysisError(`${MEDIA_ERROR}: no audio stream`);
-      const audio = await detectAudioTrack(options.inputPath, options.message, options.maxAudioSeconds);
+      const audio = await detectAudioTrack(options.inputPath, options.message, options.maxAudioSeconds, options.timeScaleSearch);
       return { has_watermark: audio.has_watermark, confidence: audio.confidence, payload_hex: audio.payload_hex, message_match: audio.message_match, audio };
     }
     case 'video': {
@@ -100,7 +102,7 @@ export async function detectWatermarkInFile(options: DetectWatermarkOptions): Pr
       const vs = info.streams.find((s) => s.codec_type === 'video');
       if (!vs) throw new AnalysisError(`${MEDIA_ERROR}: no video stream`);
       const video = await detectVideoTrack(options.inputPath, info, vs, options.message, options.videoFrames ?? 24);
-      const audio = info.streams.some((s) => s.codec_type === 'audio') ? await detectAudioTrack(options.inputPath, options.message, options.maxAudioSeconds) : undefined;
+      const audio = info.streams.some((s) => s.codec_type === 'audio') ? await detectAudioTrack(options.inputPath, options.message, options.maxAudioSeconds, options.timeScaleSearch) : undefined;
       const has = video.has_watermark || (audio?.has_watermark ?? false);
       const confidence = Math.max(video.confidence, audio?.confidence ?? 0);
       const result: DetectWatermarkResult = { has_watermark: has, confidence, payload_hex: video.payload_hex, video };
@@ -251,7 +253,7 @@ async function markAudioStream(inputPath: string, outputPath: string, stream: Pr
   return { sampleRate, channels, snrDb: err === 0 ? Infinity : 10 * Math.log10(sig / err), seconds: total / sampleRate };
 }
 
-async function detectAudioTrack(path: string, message: string | null | undefined, maxSeconds = 600): Promise<AudioDetection & { message_match?: boolean }> {
+async function detectAudioTrack(path: string, message: string | null | undefined, maxSeconds = 600, searchTimeScale = false): Promise<AudioDetection & { message_match?: boolean }> {
   let pcm: Float32Array;
   try {
     const { stdout } = await runTool('ffmpeg', ['-v', 'error', '-nostdin', '-t', String(maxSeconds), '-i', path, '-map', '0:a:0', '-vn', '-ac', '1', '-ar', String(AUDIO_WM_RATE), '-f', 'f32le', '-acodec', 'pcm_f32le', 'pipe:1']);
@@ -261,7 +263,7 @@ async function detectAudioTrack(path: string, message: string | null | undefined
     throw new AnalysisError(`${MEDIA_ERROR}: the audio could not be decoded (${(err as Error).message})`);
   }
   const expected = message != null ? payloadFromMessage(message, 4) : undefined;
-  const det = detectAudioWatermark(pcm, AUDIO_WM_RATE);
+  const det = detectAudioWatermark(pcm, AUDIO_WM_RATE, { searchTimeScale });
   if (!expected) return det;
   const match = det.crc_ok && det.payload_hex === toHex(expected);
   return { ...det, has_watermark: det.has_watermark && match, message_match: match };
