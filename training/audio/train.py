@@ -34,19 +34,24 @@ def eer(scores, labels):
 
 
 TELEPHONE_AUG = False
+# Additive-noise augmentation: share of crops, SNR range (dB) and share of those that get white
+# (rather than brown) noise. Defaults are the 0.2.0 recipe.
+NOISE_SHARE = 0.35
+NOISE_SNR = (5.0, 40.0)
+NOISE_WHITE_SHARE = 0.5
 
 
 def augment(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     b, t = batch.shape
     noise = torch.randn(b, t)
-    brown = torch.from_numpy(rng.random(b) < 0.5)
+    brown = torch.from_numpy(rng.random(b) >= NOISE_WHITE_SHARE)
     bn = torch.cumsum(noise, 1)
     bn = bn - bn.mean(dim=1, keepdim=True)
     noise = torch.where(brown[:, None], bn, noise)
     p = batch.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-10)
-    snr = torch.from_numpy(rng.uniform(5, 40, b).astype(np.float32))[:, None]
+    snr = torch.from_numpy(rng.uniform(NOISE_SNR[0], NOISE_SNR[1], b).astype(np.float32))[:, None]
     noise = noise * torch.sqrt(p / noise.pow(2).mean(dim=1, keepdim=True).clamp_min(1e-10) / 10 ** (snr / 10))
-    use = torch.from_numpy(rng.random(b) < 0.35)[:, None]  # stationary noise at 5–40 dB SNR
+    use = torch.from_numpy(rng.random(b) < NOISE_SHARE)[:, None]  # stationary noise (0.2.0: 35% at 5–40 dB)
     out = torch.where(use, batch + noise, batch)
     # Telephone band (300-3400 Hz style, random edges) on 25% of crops, both classes alike.
     tel = (rng.random(b) < 0.25) if TELEPHONE_AUG else np.zeros(b, dtype=bool)
@@ -97,9 +102,15 @@ def main():
     ap.add_argument("--mix-share", type=float, default=0.33, help="share of the --mix-suffix segments added")
     ap.add_argument("--telephone-aug", action="store_true",
                     help="band-pass 25%% of crops to a random telephone band (tried for 0.3.0; not in the shipped 0.2.0)")
+    ap.add_argument("--noise-share", type=float, default=0.35, help="share of crops with additive noise")
+    ap.add_argument("--noise-snr", default="5,40", help="SNR range in dB of the additive noise, lo,hi")
+    ap.add_argument("--noise-white-share", type=float, default=0.5, help="share of noisy crops with white (not brown) noise")
     args = ap.parse_args()
-    global TELEPHONE_AUG
+    global TELEPHONE_AUG, NOISE_SHARE, NOISE_SNR, NOISE_WHITE_SHARE
     TELEPHONE_AUG = args.telephone_aug
+    NOISE_SHARE = args.noise_share
+    NOISE_SNR = tuple(float(v) for v in args.noise_snr.split(","))
+    NOISE_WHITE_SHARE = args.noise_white_share
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
