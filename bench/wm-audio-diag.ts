@@ -1,7 +1,8 @@
 /**
  * Audio watermark diagnostics behind the design notes in docs/watermarking.md: how fast speech
  * band log-ratios move when the analysis framing shifts, how wide the sync peak is, and which
- * band pairs still carry the mark after noise and codecs.
+ * band pairs still carry the mark after noise and codecs, and how the time-scale search
+ * estimates a speed change and how precisely it has to undo it.
  * Host: the first bench host (asterisk prompts, every 7th file, concatenated to ≥ 10 s).
  *
  *   npm run build && node dist/bench/wm-audio-diag.js
@@ -11,7 +12,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { AUDIO_WM_RATE, audioAlignmentScore, embedAudioWatermark, pairLatticeFit, ratioShiftSensitivity, snrDb } from '../server/src/analysis/watermark/audio-watermark.js';
+import { AUDIO_WM_RATE, audioAlignmentScore, detectAudioWatermark, embedAudioWatermark, pairLatticeFit, ratioShiftSensitivity, snrDb, timeScaleCandidates } from '../server/src/analysis/watermark/audio-watermark.js';
+import { resample } from '../server/src/analysis/watermark/dsp.js';
 import { payloadFromMessage } from '../server/src/analysis/watermark/ecc.js';
 import { decodeAudio } from '../server/src/analysis/watermark/ffmpeg.js';
 
@@ -65,5 +67,25 @@ async function main() {
   console.log('lattice fit per band pair (1 = on the lattice, 0 = nothing left; pairs 0-3 lie below 906 Hz)');
   console.log('  pair'.padEnd(14) + Array.from({ length: 10 }, (_, i) => String(i).padStart(6)).join(''));
   for (const [name, x] of rows) console.log(`  ${name}`.padEnd(14) + pairLatticeFit(x).map((q) => q.fit.toFixed(2).padStart(6)).join(''));
+
+  // Time-scale search: how far off an undo may be, and what the period-lag estimate gives.
+  const played = (speed: number, x = marked) => {
+    writeFileSync(join(work, 's.raw'), Buffer.from(x.buffer, x.byteOffset, x.byteLength));
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'f32le', '-ar', String(AUDIO_WM_RATE), '-ac', '1', '-i', join(work, 's.raw'), '-af', `asetrate=${AUDIO_WM_RATE * speed},aresample=${AUDIO_WM_RATE}`, '-c:a', 'pcm_f32le', join(work, 's.wav')]);
+    return decodeAudio(join(work, 's.wav'), { sampleRate: AUDIO_WM_RATE, channels: 1 });
+  };
+  const fast = await played(1.03);
+  console.log('speed +3 %, undone by resampling with an error e, then the nominal search (decoded? coded-bit errors, z)');
+  for (const e of [0, 0.0005, -0.0005, 0.001, -0.001, 0.0015, -0.0015, 0.002, -0.002, 0.003]) {
+    const d = detectAudioWatermark(resample(fast, AUDIO_WM_RATE, AUDIO_WM_RATE * 1.03 * (1 + e)), AUDIO_WM_RATE);
+    console.log(`  e ${(e * 100).toFixed(2).padStart(6)} %: ${d.has_watermark ? 'decoded' : 'missed '} errors ${String(d.bit_errors).padStart(3)} z ${d.sync_z.toFixed(1)}`);
+  }
+  console.log('period-lag estimates (timeScaleCandidates, best three: speed and z), marked and unmarked host');
+  for (const speed of [0.95, 0.965, 0.98, 0.99, 1.01, 1.0325, 1.05]) {
+    const m = timeScaleCandidates(await played(speed));
+    const u = timeScaleCandidates(await played(speed, host));
+    const fmt = (c: Array<{ speed: number; z: number }>) => c.map((q) => `${q.speed.toFixed(4)} (${q.z.toFixed(1)})`).join(', ');
+    console.log(`  ${speed.toFixed(4)}: marked ${fmt(m)} | unmarked ${fmt(u)}`);
+  }
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -155,11 +155,13 @@ export function payloadCodeword(payload: Uint8Array): Uint8Array {
 /** Bins any band can reach (up to a 5 % pitch scale); the rest of the spectrum is never read. */
 const POWER_LO = 4;
 const POWER_HI = 118;
+/** Power arrays hold only those bins: power[f·POWER_BINS + k − POWER_LO]. */
+const POWER_BINS = POWER_HI - POWER_LO;
 
-/** Power spectra of analysis frames (Hann 512, hop 100; frame f centred at sample f·100). */
+/** Power spectra of analysis frames (Hann 512, hop 100; frame f centred at sample f·100), bins POWER_LO…POWER_HI − 1. */
 function analysisPowers(x: Float32Array, fft: Fft, window: Float64Array): { frames: number; power: Float64Array } {
   const frames = Math.floor(x.length / ANA_HOP) + 1;
-  const power = new Float64Array(frames * BINS);
+  const power = new Float64Array(frames * POWER_BINS);
   const re = new Float64Array(FRAME);
   const im = new Float64Array(FRAME);
   const n = x.length;
@@ -179,8 +181,8 @@ function analysisPowers(x: Float32Array, fft: Fft, window: Float64Array): { fram
       }
     }
     fft.transform(re, im);
-    const base0 = f * BINS;
-    const base1 = base0 + BINS;
+    const base0 = f * POWER_BINS - POWER_LO;
+    const base1 = base0 + POWER_BINS;
     for (let k = POWER_LO; k < POWER_HI; k++) {
       const nk = FRAME - k;
       const rk = re[k]!, rn = re[nk]!, ik = im[k]!, inn = im[nk]!;
@@ -202,8 +204,8 @@ function bandSeries(power: Float64Array, frames: number, fs: number, firstBand =
   for (let b = firstBand; b < BANDS; b++) {
     const lo = (BAND_EDGE_BINS[b]! - 0.5) * fs;
     const hi = (BAND_EDGE_BINS[b + 1]! - 0.5) * fs;
-    const k0 = Math.max(0, Math.floor(lo + 0.5));
-    const k1 = Math.min(BINS - 1, Math.ceil(hi - 0.5));
+    const k0 = Math.max(POWER_LO, Math.floor(lo + 0.5));
+    const k1 = Math.min(POWER_HI - 1, Math.ceil(hi - 0.5));
     const ks: number[] = [];
     const ws: number[] = [];
     for (let k = k0; k <= k1; k++) {
@@ -212,7 +214,7 @@ function bandSeries(power: Float64Array, frames: number, fs: number, firstBand =
     }
     const out = b * frames;
     for (let f = 0; f < frames; f++) {
-      const base = f * BINS;
+      const base = f * POWER_BINS - POWER_LO;
       let acc = 0;
       for (let j = 0; j < ks.length; j++) acc += power[base + ks[j]!]! * ws[j]!;
       e[out + f] = acc;
@@ -1080,7 +1082,8 @@ function frameEnergies(power: Float64Array, frames: number): Float64Array {
   const lo = BAND_EDGE_BINS[0]!, hi = BAND_EDGE_BINS[BANDS]!;
   for (let f = 0; f < frames; f++) {
     let t = 0;
-    for (let k = lo; k < hi; k++) t += power[f * BINS + k]!;
+    const base = f * POWER_BINS - POWER_LO;
+    for (let k = lo; k < hi; k++) t += power[base + k]!;
     et[f] = t;
   }
   return et;
