@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisError } from '../types.js';
 import { AUDIO_WM_RATE, detectAudioWatermark, embedAudioWatermark, snrDb } from './audio-watermark.js';
 import { convEncode, crc16, viterbiDecode, payloadFromMessage } from './ecc.js';
+import { Fft } from './dsp.js';
 import { decodeAudio } from './ffmpeg.js';
 import { applyImageWatermark, detectImageWatermark } from './image-watermark.js';
 import { applyWatermarkToFile, detectWatermarkInFile } from './media-watermark.js';
@@ -19,6 +20,33 @@ beforeAll(async () => {
   execFileSync('espeak-ng', ['-w', join(dir, 'speech.wav'), 'The watermark must survive compression, resampling and cropping. '
     + 'We check that every excerpt still carries the payload, and that clean recordings never do.']);
   speech = await decodeAudio(join(dir, 'speech.wav'), { sampleRate: AUDIO_WM_RATE, channels: 1 });
+});
+
+describe('FFT', () => {
+  it('matches a direct DFT, forward and inverse, for odd and even stage counts', () => {
+    let state = 3;
+    const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296 - 0.5; };
+    for (const n of [8, 16, 64, 512]) {
+      const fft = new Fft(n);
+      const xr = Float64Array.from({ length: n }, rnd), xi = Float64Array.from({ length: n }, rnd);
+      for (const inverse of [false, true]) {
+        const re = xr.slice(), im = xi.slice();
+        fft.transform(re, im, inverse);
+        const sign = inverse ? 1 : -1;
+        let worst = 0;
+        for (let k = 0; k < n; k++) {
+          let ar = 0, ai = 0;
+          for (let t = 0; t < n; t++) {
+            const a = (sign * 2 * Math.PI * k * t) / n;
+            ar += xr[t]! * Math.cos(a) - xi[t]! * Math.sin(a);
+            ai += xr[t]! * Math.sin(a) + xi[t]! * Math.cos(a);
+          }
+          worst = Math.max(worst, Math.abs(ar - re[k]!), Math.abs(ai - im[k]!));
+        }
+        expect(worst, `n ${n} ${inverse ? 'inverse' : 'forward'}`).toBeLessThan(1e-9);
+      }
+    }
+  });
 });
 
 describe('error control', () => {
