@@ -67,9 +67,9 @@ function addRow(rows: Map<string, Row>, name: string, detected: boolean, acc: nu
 }
 function printRows(title: string, rows: Map<string, Row>) {
   console.log(`\n${title}`);
-  console.log('  attack'.padEnd(34) + 'detected'.padStart(12) + 'bit acc.'.padStart(10));
+  console.log('  attack'.padEnd(52) + 'detected'.padStart(12) + 'bit acc.'.padStart(10));
   for (const [name, r] of rows) {
-    console.log(`  ${name}`.padEnd(34) + `${r.detected}/${r.total}`.padStart(12) + (r.bitAcc / r.total).toFixed(3).padStart(10));
+    console.log(`  ${name}`.padEnd(52) + `${r.detected}/${r.total}`.padStart(12) + (r.bitAcc / r.total).toFixed(3).padStart(10));
   }
 }
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]!; };
