@@ -81,10 +81,11 @@ def main():
     ap.add_argument("--align-to", type=float, default=None,
                     help="narrowband only: shift the logit so the validation EER point lands at this probability "
                          "(the main model's threshold), so chunk scores of both models share one threshold")
+    ap.add_argument("--denoise", action="store_true", help="the checkpoint was trained with train.py --denoise")
     args = ap.parse_args()
     torch.set_num_threads(2)
     state = torch.load(args.ckpt, map_location="cpu")
-    model = LCNN()
+    model = LCNN(denoise=args.denoise)
     model.load_state_dict(state["model"], strict=False)
     model.eval()
     tr = np.load(DATA / "audio" / f"train{args.data_suffix}.npz")

@@ -36,9 +36,17 @@ def linear_filterbank(n_bands=N_BANDS, n_fft=N_FFT, sr=SR):
     return fb
 
 
+# Noise-floor subtraction (0.6.0 experiment, off for 0.2.0): per band, the floor is the minimum
+# over the chunk of the 5-frame moving average of band power (speech has pauses, so that is the
+# background); ALPHA times it is subtracted, keeping at least BETA of the original power.
+DENOISE_ALPHA = 1.5
+DENOISE_BETA = 0.05
+
+
 class FrontEnd(nn.Module):
-    def __init__(self):
+    def __init__(self, denoise=False):
         super().__init__()
+        self.denoise = denoise
         window = np.hanning(WIN + 1)[:-1].astype(np.float32)
         pad = (N_FFT - WIN) // 2
         w = np.zeros(N_FFT, np.float32)
@@ -63,6 +71,9 @@ class FrontEnd(nn.Module):
             spec = F.conv1d(wave.unsqueeze(1), self.kernel, stride=HOP)  # [B, 2*257, frames]
             power = spec[:, :nb] ** 2 + spec[:, nb:] ** 2
         bands = torch.matmul(self.fb, power)  # [B, 60, frames]
+        if self.denoise:
+            floor = F.avg_pool1d(bands, 5, stride=1).amin(dim=2, keepdim=True)
+            bands = torch.maximum(bands - DENOISE_ALPHA * floor, DENOISE_BETA * bands)
         logb = torch.log(bands + 1e-8)
         logb = logb - logb.mean(dim=2, keepdim=True)
         return logb.unsqueeze(1)  # [B, 1, 60, frames]
@@ -81,9 +92,9 @@ def block(cin, cout, k):
 
 
 class LCNN(nn.Module):
-    def __init__(self, emb_dim=64):
+    def __init__(self, emb_dim=64, denoise=False):
         super().__init__()
-        self.front = FrontEnd()
+        self.front = FrontEnd(denoise)
         self.body = nn.Sequential(
             block(1, 12, 3), nn.MaxPool2d(2), nn.BatchNorm2d(12),
             block(12, 16, 3), nn.MaxPool2d(2), nn.BatchNorm2d(16),

@@ -102,6 +102,7 @@ def main():
     ap.add_argument("--mix-share", type=float, default=0.33, help="share of the --mix-suffix segments added")
     ap.add_argument("--telephone-aug", action="store_true",
                     help="band-pass 25%% of crops to a random telephone band (tried for 0.3.0; not in the shipped 0.2.0)")
+    ap.add_argument("--denoise", action="store_true", help="noise-floor subtraction in the front end (model.py; tried for 0.6.0)")
     ap.add_argument("--noise-share", type=float, default=0.35, help="share of crops with additive noise")
     ap.add_argument("--noise-snr", default="5,40", help="SNR range in dB of the additive noise, lo,hi")
     ap.add_argument("--noise-white-share", type=float, default=0.5, help="share of noisy crops with white (not brown) noise")
@@ -129,7 +130,7 @@ def main():
     print(f"train {len(xtr)} ({int(ytr.sum())} fake), val {len(xva)} ({int(yva.sum())} fake), pos_weight {float(pos_weight):.2f}",
           flush=True)
 
-    model = LCNN()
+    model = LCNN(denoise=args.denoise)
     print("params", sum(p.numel() for p in model.parameters()), flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
     steps_per_epoch = len(xtr) // args.bs
