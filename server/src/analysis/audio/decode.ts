@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { AnalysisError } from '../types.js';
+import { probeSimpleWav, readWavChunks } from './wav.js';
 
 export const SAMPLE_RATE = 16_000;
 
@@ -21,8 +22,21 @@ export interface DecodeOptions {
  * ffmpeg failures (corrupt or unsupported input) surface as AnalysisError with its message.
  */
 export async function* decodePcmChunks(file: string, options: DecodeOptions): AsyncGenerator<Float32Array> {
-  const args = ['-v', 'error', '-nostdin', '-hide_banner'];
   const start = options.start ?? 0;
+  const wav = await probeSimpleWav(file, SAMPLE_RATE).catch(() => null);
+  if (wav) {
+    // Mono 16 kHz WAV: read directly (see wav.ts), same samples as ffmpeg would give.
+    const first = Math.round(start * SAMPLE_RATE);
+    const last = options.end != null ? Math.round(options.end * SAMPLE_RATE) : Number.MAX_SAFE_INTEGER;
+    try {
+      yield* readWavChunks(file, wav, first, last, options.chunkSamples, options.signal);
+    } catch (error) {
+      if (options.signal?.aborted) throw new AnalysisError('audio analysis aborted');
+      throw new AnalysisError(`audio could not be read: ${(error as Error).message}`);
+    }
+    return;
+  }
+  const args = ['-v', 'error', '-nostdin', '-hide_banner'];
   if (start > 0) args.push('-ss', start.toFixed(3));
   args.push('-i', file);
   if (options.end != null) args.push('-t', Math.max(0, options.end - start).toFixed(3));
