@@ -299,11 +299,12 @@ function childCpuMs(): number | null {
   }
 }
 
-async function timing10s(valRows: Row[], dir: string) {
-  // A 10 s clip made of held-out validation speech (real + synthetic).
-  const clip = path.join(dir, 'clip10.wav');
+async function timing10s(valRows: Row[], dir: string, format: 'wav' | 'mp3' = 'wav') {
+  // A 10 s clip made of held-out validation speech (real + synthetic). A mono 16 kHz WAV is read
+  // directly; an MP3 goes through an ffmpeg decoder process, whose start-up is most of its cost.
+  const clip = path.join(dir, `clip10.${format}`);
   const parts = valRows.filter((_, i) => i % 97 === 0).slice(0, 3).map((r) => r.file);
-  ff([...parts.flatMap((p) => ['-i', p]), '-filter_complex', `concat=n=${parts.length}:v=0:a=1`, '-t', '10', clip]);
+  ff([...parts.flatMap((p) => ['-i', p]), '-filter_complex', `concat=n=${parts.length}:v=0:a=1`, '-t', '10', ...(format === 'mp3' ? ['-c:a', 'libmp3lame', '-b:a', '64k'] : []), clip]);
   const probe = await probeMedia(clip, { verifyDecode: false });
   await analyseFile(clip, {}, probe); // warm-up: sessions load once per process
   const runs = 10;
@@ -442,10 +443,13 @@ async function main() {
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eval-audio-perf-'));
   try {
-    const t = await timing10s(all, dir);
-    const total = t.decodeCpuMs != null ? `, total CPU ${(t.nodeCpuMs + t.decodeCpuMs).toFixed(0)} ms (node + ffmpeg ${t.decodeCpuMs.toFixed(0)} ms mean)` : '';
-    console.log(`\nspeed, 10 s clip (median of ${t.runs}, 1 ONNX thread, probe excluded): wall ${t.wallMs.toFixed(0)} ms, node CPU ${t.nodeCpuMs.toFixed(0)} ms${total}, real-time factor per core ${((t.nodeCpuMs + (t.decodeCpuMs ?? 0)) / 10_000).toFixed(4)}`);
-    results.clip10s = t;
+    for (const format of ['wav', 'mp3'] as const) {
+      const t = await timing10s(all, dir, format);
+      const total = t.decodeCpuMs != null ? `, total CPU ${(t.nodeCpuMs + t.decodeCpuMs).toFixed(0)} ms (node + ffmpeg ${t.decodeCpuMs.toFixed(0)} ms mean)` : '';
+      console.log(`${format === 'wav' ? '\n' : ''}speed, 10 s ${format === 'wav' ? '16 kHz mono WAV' : 'MP3 64 kbps'} clip (median of ${t.runs}, 1 ONNX thread, probe excluded): wall ${t.wallMs.toFixed(0)} ms, node CPU ${t.nodeCpuMs.toFixed(0)} ms${total}, real-time factor per core ${((t.nodeCpuMs + (t.decodeCpuMs ?? 0)) / 10_000).toFixed(4)}`);
+      if (format === 'wav') results.clip10s = t;
+      else results.clip10sMp3 = t;
+    }
     if (!flag('--skip-long')) {
       const l = await longRun(all, dir);
       console.log(`60-minute recording: wall ${l.wallS.toFixed(1)} s, node CPU ${l.nodeCpuS.toFixed(1)} s (RTF per core ${(l.nodeCpuS / 3600).toFixed(4)}), peak worker RSS ${l.maxRssMb.toFixed(0)} MB, ${l.chunks} chunks (${l.speechChunks} with speech)`);
