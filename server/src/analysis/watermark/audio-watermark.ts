@@ -118,6 +118,8 @@ interface Layout {
   bitOfCell: Int16Array;
   /** dither of cell, in [0, 1) lattice units. */
   dither: Float64Array;
+  /** 2·dither in cosine-table steps (for the offset scan's table index). */
+  ditherIndex: Float64Array;
 }
 
 let layoutCache: Layout | null = null;
@@ -137,7 +139,7 @@ function layout(): Layout {
   }
   const dither = new Float64Array(CELLS);
   for (let c = 0; c < CELLS; c++) dither[c] = rnd();
-  layoutCache = { bitOfCell, dither };
+  layoutCache = { bitOfCell, dither, ditherIndex: dither.map((d) => 2 * d * COS_TABLE_SIZE) };
   return layoutCache;
 }
 
@@ -525,9 +527,21 @@ interface Candidate { z: number; num: number; den: number; soft: Float64Array; s
  * noisy and codec-damaged recordings, but on a clean 3 s excerpt with few pauses the "floor" is
  * quiet speech and they throw away good cells (3 s excerpts 10/12 with them alone, 12/12 plain).
  */
-interface Hypothesis { speed: number; pitch: boolean; noiseAware: boolean; slotFrames: number; starts: number; ratio: Float64Array; weight: Float64Array }
+interface Hypothesis {
+  speed: number; pitch: boolean; noiseAware: boolean; slotFrames: number; starts: number;
+  /** Per (start a, pair p) at [a·PAIRS + p]: the pairs of one tile sit next to each other. */
+  ratio: Float64Array; weight: Float64Array;
+  /** 2R/Δ in cosine-table steps plus INDEX_OFFSET, so the offset scan only subtracts the dither. */
+  syncIndex: Float64Array;
+}
 
-function buildHypotheses(power: Float64Array, frames: number): Hypothesis[] {
+/**
+ * Keeps the sync cosine's table index positive before truncation (|2R/Δ| stays far below 1024
+ * turns: R is a log ratio bounded by the tile floor), so (x | 0) & mask is floor(x) mod size.
+ */
+const INDEX_OFFSET = 1024 * COS_TABLE_SIZE;
+
+function buildHypotheses(power: Float64Array, frames: number, delta: number): Hypothesis[] {
   const out: Hypothesis[] = [];
   const tables = new Map<number, FrameTables>();
   const R = new Float64Array(PAIRS), W = new Float64Array(PAIRS), WN = new Float64Array(PAIRS);
@@ -545,13 +559,17 @@ function buildHypotheses(power: Float64Array, frames: number): Hypothesis[] {
       for (let a = 0; a < starts; a++) {
         tileAt(ft, a, tw, R, W, WN);
         for (let p = 0; p < PAIRS; p++) {
-          ratio[p * starts + a] = R[p]!;
-          weight[p * starts + a] = W[p]! > 0.05 ? W[p]! : 0;
-          weightNoise[p * starts + a] = WN[p]! > 0.05 ? WN[p]! : 0;
+          ratio[a * PAIRS + p] = R[p]!;
+          weight[a * PAIRS + p] = W[p]! > 0.05 ? W[p]! : 0;
+          weightNoise[a * PAIRS + p] = WN[p]! > 0.05 ? WN[p]! : 0;
         }
       }
-      out.push({ speed, pitch, noiseAware: false, slotFrames, starts, ratio, weight });
-      out.push({ speed, pitch, noiseAware: true, slotFrames, starts, ratio, weight: weightNoise });
+      // The sync cosine's table index before the cell's dither is taken off (see alignmentSums).
+      const syncIndex = new Float64Array(ratio.length);
+      const scale = (2 * COS_TABLE_SIZE) / delta;
+      for (let i = 0; i < ratio.length; i++) syncIndex[i] = ratio[i]! * scale + INDEX_OFFSET;
+      out.push({ speed, pitch, noiseAware: false, slotFrames, starts, ratio, weight, syncIndex });
+      out.push({ speed, pitch, noiseAware: true, slotFrames, starts, ratio, weight: weightNoise, syncIndex });
     }
   }
   return out;
@@ -573,17 +591,18 @@ function alignmentSums(h: Hypothesis, o: number, delta: number, lay: Layout, out
     if (a < 0) continue;
     if (a >= h.starts) break;
     const cellBase = (((k % SLOTS) + SLOTS) % SLOTS) * PAIRS;
+    const base = a * PAIRS;
     for (let p = 0; p < PAIRS; p++) {
-      const idx = p * h.starts + a;
+      const idx = base + p;
       const w = h.weight[idx]!;
       if (w === 0) continue; // the noise-aware weight is never above the plain one
       const cell = cellBase + p;
-      const u = h.ratio[idx]! * invDelta - lay.dither[cell]!;
-      const c = cosTurns(2 * u);
+      // cos(2π·2(R/Δ − dither)) by table: the same index cosTurns(2u) would take.
+      const c = COS_TABLE[((h.syncIndex[idx]! - lay.ditherIndex[cell]!) | 0) & (COS_TABLE_SIZE - 1)]!;
       num += w * c;
       den += w * w;
       if (weight2) { const w2 = weight2[idx]!; num2 += w2 * c; den2 += w2 * w2; }
-      if (soft) soft[lay.bitOfCell[cell]!] = soft[lay.bitOfCell[cell]!]! + w * cosTurns(u);
+      if (soft) soft[lay.bitOfCell[cell]!] = soft[lay.bitOfCell[cell]!]! + w * cosTurns(h.ratio[idx]! * invDelta - lay.dither[cell]!);
     }
   }
   out[0] = num; out[1] = den; out[2] = num2; out[3] = den2;
@@ -623,7 +642,7 @@ interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array }
 function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number; profiles: SyncProfile[] } {
   const lay = layout();
   const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
-  const hyps = buildHypotheses(power, frames);
+  const hyps = buildHypotheses(power, frames, delta);
   const best: Candidate[] = [];
   let tried = 0;
   const consider = (c: Candidate) => {
@@ -925,7 +944,7 @@ export function snrDb(host: Float32Array, marked: Float32Array): number {
 /** Diagnostics for tuning: sync z and soft bits at one given alignment (16 kHz input). */
 export function audioAlignmentScore(x16: Float32Array, offsetFrames: number, speed = 1, pitch = false, delta = DEFAULT_AUDIO_DELTA): { z: number; soft: number[] } {
   const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
-  const h = buildHypotheses(power, frames).find((c) => c.speed === speed && c.pitch === pitch)!;
+  const h = buildHypotheses(power, frames, delta).find((c) => c.speed === speed && c.pitch === pitch)!;
   const soft = new Float64Array(CODED_BITS);
   const r = evaluate(h, offsetFrames, delta, layout(), soft);
   return { z: r.z, soft: Array.from(soft) };
@@ -934,12 +953,12 @@ export function audioAlignmentScore(x16: Float32Array, offsetFrames: number, spe
 /** Diagnostics: weighted RMS change of tile ratios when the framing moves by `shift` frames. */
 export function ratioShiftSensitivity(x16: Float32Array, shift: number): number {
   const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
-  const h = buildHypotheses(power, frames)[0]!;
+  const h = buildHypotheses(power, frames, DEFAULT_AUDIO_DELTA)[0]!;
   let num = 0, den = 0;
   for (let a = MARGIN; a + shift < h.starts; a += FRAMES_PER_SLOT) {
     for (let p = 0; p < PAIRS; p++) {
-      const w = Math.min(h.weight[p * h.starts + a]!, h.weight[p * h.starts + a + shift]!);
-      const d = h.ratio[p * h.starts + a + shift]! - h.ratio[p * h.starts + a]!;
+      const w = Math.min(h.weight[a * PAIRS + p]!, h.weight[(a + shift) * PAIRS + p]!);
+      const d = h.ratio[(a + shift) * PAIRS + p]! - h.ratio[a * PAIRS + p]!;
       num += w * d * d; den += w;
     }
   }
@@ -953,7 +972,7 @@ export function ratioShiftSensitivity(x16: Float32Array, shift: number): number 
  */
 export function pairLatticeFit(x16: Float32Array, noiseAware = true, delta = DEFAULT_AUDIO_DELTA): Array<{ fit: number; weight: number }> {
   const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
-  const h = buildHypotheses(power, frames).find((c) => c.speed === 1 && c.noiseAware === noiseAware)!;
+  const h = buildHypotheses(power, frames, delta).find((c) => c.speed === 1 && c.noiseAware === noiseAware)!;
   const lay = layout();
   const out: Array<{ fit: number; weight: number }> = [];
   for (let p = 0; p < PAIRS; p++) {
@@ -963,9 +982,9 @@ export function pairLatticeFit(x16: Float32Array, noiseAware = true, delta = DEF
     for (let k = 0; ; k++) {
       const a = Math.round(k * h.slotFrames + MARGIN);
       if (a >= h.starts) break;
-      const w = h.weight[p * h.starts + a]!;
+      const w = h.weight[a * PAIRS + p]!;
       const cell = (k % SLOTS) * PAIRS + p;
-      num += w * Math.cos(4 * Math.PI * (h.ratio[p * h.starts + a]! / delta - lay.dither[cell]!));
+      num += w * Math.cos(4 * Math.PI * (h.ratio[a * PAIRS + p]! / delta - lay.dither[cell]!));
       den += w;
       n++;
     }
