@@ -1148,10 +1148,12 @@ function periodLagZ(tiles: Array<{ starts: number; ratio: Float64Array; weight: 
   const classes = Math.max(3, Math.round(slot / LAG_STEP));
   const num = new Float64Array(classes), den = new Float64Array(classes);
   const invDelta = 1 / DEFAULT_AUDIO_DELTA;
-  // Tile start t = 100·a + 25·pb is frame a of phase pb; t + lag is frame a + L of another phase.
-  for (let pb = 0; pb < tiles.length; pb++) {
+  // Tile start t = 100·a + 25·pb is frame a of phase pb; t + m·lag is frame a + L of another
+  // phase. Two periods apart (m = 2) the tiles sit on the same lattice points too, which adds
+  // pairs in files of only a few periods.
+  for (const m of [1, 2]) for (let pb = 0; pb < tiles.length; pb++) {
     const base = tiles[pb]!;
-    const shifted = pb * LAG_STEP + lag;
+    const shifted = pb * LAG_STEP + m * lag;
     const other = tiles[(shifted % ANA_HOP) / LAG_STEP]!;
     const L = Math.floor(shifted / ANA_HOP);
     const n = Math.min(base.starts, other.starts - L);
