@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { badRequest } from '../errors.js';
-import { describeZodError } from '../schemas/detect.js';
+import { describeZodError, flexibleBoolean } from '../schemas/detect.js';
 import { INVALID_MEDIA, type WatermarkKind } from '../services/watermark-service.js';
 import { teamOf } from './auth.js';
 import { wantsWait } from './detect-routes.js';
@@ -15,7 +15,7 @@ const WatermarkInput = z
     strength: z.union([z.number(), z.string().regex(/^\d*\.?\d+$/, 'strength must be a number').transform(Number)]).pipe(z.number().min(0, 'strength must be between 0 and 1').max(1, 'strength must be between 0 and 1')).optional(),
     custom_message: z.string().max(1000, 'custom_message is limited to 1000 characters').optional(),
     // Extension (detect, audio and video soundtracks): also search ±5 % speed changes.
-    time_scale_search: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'time_scale_search must be true or false' }).optional(),
+    time_scale_search: flexibleBoolean.optional(),
   })
   .passthrough();
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * numbers are coerced from "true"/"false"/"2". Unknown fields are ignored (clients send
  * deprecated ones such as `pipeline`).
  */
-const flexibleBoolean = z
+export const flexibleBoolean = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', ''])])
   .transform((v) => (typeof v === 'boolean' ? v : ['true', '1', 'yes', 'on'].includes(v)));
 
