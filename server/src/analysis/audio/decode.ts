@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { AnalysisError } from '../types.js';
+import { decodeMp3Chunks, probeMp3 } from './mp3.js';
 import { probeSimpleWav, readWavChunks } from './wav.js';
 
 export const SAMPLE_RATE = 16_000;
@@ -16,7 +17,8 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes the first audio stream of `file` to 16 kHz mono float32 with ffmpeg and yields it in
+ * Decodes the first audio stream of `file` to 16 kHz mono float32 (mono 16 kHz WAV and plain MP3
+ * in-process, everything else with ffmpeg) and yields it in
  * fixed-size chunks. Only one chunk (plus ffmpeg's pipe buffer) is held at a time, so memory does
  * not grow with the file's length; the consumer's pace back-pressures ffmpeg through the pipe.
  * ffmpeg failures (corrupt or unsupported input) surface as AnalysisError with its message.
@@ -35,6 +37,25 @@ export async function* decodePcmChunks(file: string, options: DecodeOptions): As
       throw new AnalysisError(`audio could not be read: ${(error as Error).message}`);
     }
     return;
+  }
+  const mp3 = await probeMp3(file).catch(() => null);
+  if (mp3) {
+    // Plain MP3: decoded in-process (see mp3.ts: saves ffmpeg's start-up, the larger part of the
+    // cost of a short clip). A stream that passes the probe but that mpg123 cannot decode at all
+    // falls through to ffmpeg, which knows more containers; once samples were yielded, errors stand.
+    const first = Math.round(start * SAMPLE_RATE);
+    const last = options.end != null ? Math.round(options.end * SAMPLE_RATE) : Number.MAX_SAFE_INTEGER;
+    let yielded = false;
+    try {
+      for await (const chunk of decodeMp3Chunks(file, mp3, first, last, options.chunkSamples, SAMPLE_RATE, options.signal)) {
+        yielded = true;
+        yield chunk;
+      }
+      return;
+    } catch (error) {
+      if (options.signal?.aborted) throw new AnalysisError('audio analysis aborted');
+      if (yielded) throw error instanceof AnalysisError ? error : new AnalysisError(`audio could not be decoded: ${(error as Error).message}`);
+    }
   }
   const args = ['-v', 'error', '-nostdin', '-hide_banner'];
   if (start > 0) args.push('-ss', start.toFixed(3));
