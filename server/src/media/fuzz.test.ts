@@ -109,17 +109,19 @@ async function withWatchdog<T>(p: Promise<T>, ms: number, what: string): Promise
 }
 
 let dir: string;
-let seeds: { wav: Buffer; png: Buffer; mp4: Buffer; zip: Buffer };
+let seeds: { wav: Buffer; png: Buffer; mp4: Buffer; zip: Buffer; mp3: Buffer };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'discern-fuzz-'));
-  const f = await makeFixtures(dir, ['tone.wav', 'still.png', 'clip.mp4']);
+  const f = await makeFixtures(dir, ['tone.wav', 'still.png', 'clip.mp4', 'tone.mp3']);
   const wav = readFileSync(f['tone.wav']!);
   const png = readFileSync(f['still.png']!);
   seeds = {
     wav,
     png,
     mp4: readFileSync(f['clip.mp4']!),
+    // WAV and MP3 are probed in-process (media/audio/quick-probe.ts): their readers get fuzzed too.
+    mp3: readFileSync(f['tone.mp3']!),
     zip: buildZip([
       { name: 'folder/' },
       { name: 'folder/a.wav', data: wav.subarray(0, 2000) },
@@ -160,11 +162,11 @@ describe('fuzz: sniff', () => {
 });
 
 describe('fuzz: probeMedia', () => {
-  it('returns a probe or throws MediaError on 50 mutated files', async () => {
+  it('returns a probe or throws MediaError on 60 mutated files', async () => {
     const rand = rng(BASE_SEED + 1);
-    const pool = [seeds.wav, seeds.png, seeds.mp4];
+    const pool = [seeds.wav, seeds.png, seeds.mp4, seeds.mp3];
     const outcomes = { ok: 0, refused: 0 };
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 60; i++) {
       const input = mutate(pool[i % pool.length]!, rand, pool);
       const p = join(dir, `probe-${i}.bin`);
       writeFileSync(p, input);

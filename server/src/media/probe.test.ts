@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,27 @@ describe('probeMedia on valid media', () => {
     expect(p.format).toBe(format);
     expect(p.audio?.codec).toBe(codec);
     expect(p.duration).toBeGreaterThan(0.3);
+  });
+
+  it('mono 16 kHz WAV and plain MP3 are probed in-process with the answer ffprobe gives', async () => {
+    // A probe that cannot start helpers proves no process ran; ffprobe's own answer is the reference.
+    const noHelpers = { ffprobePath: '/nonexistent/ffprobe', ffmpegPath: '/nonexistent/ffmpeg' };
+    const long = join(dir, 'long.mp3');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=f=300:d=7.3', '-ar', '44100', '-ac', '2', '-b:a', '96k', long]);
+    const vbr = join(dir, 'vbr.mp3');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anoisesrc=d=4.2:a=0.2', '-ar', '22050', '-ac', '1', '-q:a', '4', vbr]);
+    for (const name of ['tone.wav', 'tone.mp3', 'raw.mp3', 'with-cover.mp3', 'long.mp3', 'vbr.mp3']) {
+      const file = files[name] ?? join(dir, name);
+      const quick = await probeMedia(file, noHelpers);
+      const viaFfprobe = await probeMedia(file, { ...noHelpers, ffprobePath: 'ffprobe', ffmpegPath: 'ffmpeg', forceHelpers: true });
+      expect(quick, name).toMatchObject({ format: viaFfprobe.format, mediaType: 'audio', video: null, sizeBytes: viaFfprobe.sizeBytes, audio: viaFfprobe.audio! });
+      // Frame counting includes the encoder's delay and padding, which ffprobe leaves out (≤ 2 frames).
+      expect(Math.abs(quick.duration! - viaFfprobe.duration!), name).toBeLessThan(0.06);
+    }
+    // Anything else still needs ffprobe (here: a 22.05 kHz WAV).
+    const wav22 = join(dir, 'tone22.wav');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', files['tone.wav']!, '-ar', '22050', wav22]);
+    await expect(probeMedia(wav22, noHelpers)).rejects.toThrow(/ffprobe could not be started/);
   });
 
   it('an MP4 with only an audio stream is audio (reported as m4a)', async () => {

@@ -4,12 +4,16 @@
  * proves the data is more than a plausible header. Anything that fails becomes a MediaError
  * whose message can be shown to the client verbatim.
  *
+ * Mono 16 kHz WAV and plain MP3 streams are probed in-process instead (audio/quick-probe.ts);
+ * everything else, and anything those readers do not recognise, goes to ffprobe.
+ *
  * ffprobe/ffmpeg are run with the demuxer forced to the sniffed container and with only the
  * `file` protocol allowed, so a crafted file cannot switch ffmpeg to a playlist/concat demuxer
  * that opens other files or network URLs.
  */
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
+import { probeAudioInProcess } from './audio/quick-probe.js';
 import type { MediaProbe } from './probe-types.js';
 import { firstErrorLine, runProcess } from './run-process.js';
 import { sniffFile, type SniffResult } from './sniff.js';
@@ -32,6 +36,8 @@ export interface ProbeOptions {
   /** Refuse images with more pixels than this (default 100 megapixels). */
   maxImagePixels?: number;
   signal?: AbortSignal;
+  /** Use ffprobe even where an in-process reader would do (tests compare the two). */
+  forceHelpers?: boolean;
 }
 
 const INVALID = 'The file is not a valid audio, image or video file';
@@ -146,6 +152,9 @@ async function probeImage(path: string, sniffed: SniffResult, sizeBytes: number,
 }
 
 async function probeAudioVideo(path: string, sniffed: SniffResult, sizeBytes: number, opts: ProbeOptions): Promise<MediaProbe> {
+  // Mono 16 kHz WAV and plain MP3: read here, no helper process (see audio/quick-probe.ts).
+  const quick = opts.forceHelpers ? null : await probeAudioInProcess(path, sniffed.format!, sizeBytes).catch(() => null);
+  if (quick) return quick;
   const demuxer = DEMUXERS[sniffed.format!]!;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const res = await runProcess(

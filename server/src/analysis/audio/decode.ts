@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { AnalysisError } from '../types.js';
-import { decodeMp3Chunks, probeMp3 } from './mp3.js';
-import { probeSimpleWav, readWavChunks } from './wav.js';
+import { decodeMp3Chunks, probeMp3 } from '../../media/audio/mp3.js';
+import { probeSimpleWav, readWavChunks } from '../../media/audio/wav.js';
 
 export const SAMPLE_RATE = 16_000;
 

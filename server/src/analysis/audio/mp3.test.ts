@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodePcmChunks } from './decode.js';
-import { parseLayer3Header, probeMp3 } from './mp3.js';
-import { StreamingResampler } from './resample.js';
+import { parseLayer3Header, probeMp3 } from '../../media/audio/mp3.js';
+import { StreamingResampler } from '../../media/audio/resample.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mp3-test-'));
 const ff = (...args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', ...args]);

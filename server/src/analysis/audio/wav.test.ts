@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodePcmChunks } from './decode.js';
-import { probeSimpleWav } from './wav.js';
+import { probeSimpleWav } from '../../media/audio/wav.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wav-test-'));
 const ff = (...args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', ...args]);

@@ -1,5 +1,5 @@
 /**
- * In-process MP3 (MPEG-1/2/2.5 Layer III) decoding for the audio analyser.
+ * In-process MP3 (MPEG-1/2/2.5 Layer III) reading for the upload probe and the audio analyser.
  *
  * Why: starting Debian's ffmpeg costs about 100–130 ms of CPU before it decodes anything (it links
  * every codec library), more than the detector itself spends on a 10 s clip. MP3 is the most common
@@ -12,7 +12,6 @@
  */
 import { open } from 'node:fs/promises';
 import { MPEGDecoder } from 'mpg123-decoder';
-import { AnalysisError } from '../types.js';
 import { StreamingResampler } from './resample.js';
 
 const L3_KBPS_V1 = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
@@ -80,6 +79,79 @@ export async function probeMp3(file: string): Promise<{ offset: number; sampleRa
   }
 }
 
+const samplesPerFrame = (version: number) => (version === 3 ? 1152 : 576);
+
+/** Whether the frame at `at` is a Xing/Info (or VBRI) header frame: metadata that decodes to nothing. */
+function isInfoFrame(b: Uint8Array, at: number, length: number): boolean {
+  const text = Buffer.from(b.buffer, b.byteOffset + at, Math.min(length, b.length - at)).toString('latin1');
+  return /Xing|Info|VBRI/.test(text.slice(4, 60));
+}
+
+/**
+ * Duration of the stream by walking its frame headers to the end of the file (header reads only,
+ * no decoding). A damaged stretch is skipped by searching for the next two consistent frames, as
+ * decoders resynchronise; trailing tags (ID3v1, APE) end the walk. The Xing/Info frame of VBR
+ * files is metadata and not counted. Encoder delay and padding are not subtracted, so this can
+ * exceed the decoded length by up to a few tens of milliseconds.
+ */
+export async function mp3Duration(file: string, stream: { offset: number; sampleRate: number }): Promise<{ seconds: number; frames: number }> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const buf = new Uint8Array(256 * 1024);
+    let bufStart = -1, bufLen = 0;
+    const view = async (at: number, need: number) => {
+      if (at < bufStart || at + need > bufStart + bufLen) {
+        const { bytesRead } = await handle.read(buf, 0, buf.length, at);
+        bufStart = at; bufLen = bytesRead;
+      }
+      return at - bufStart;
+    };
+    let pos = stream.offset, frames = 0, samples = 0, first = true;
+    while (pos + 4 <= size) {
+      const rel = await view(pos, 4);
+      const h = parseLayer3Header(buf.subarray(0, bufLen), rel);
+      if (h && h.sampleRate === stream.sampleRate) {
+        const body = await view(pos, Math.min(h.length, 64));
+        if (!(first && isInfoFrame(buf.subarray(0, bufLen), body, h.length))) { frames++; samples += samplesPerFrame(h.version); }
+        first = false;
+        pos += h.length;
+        continue;
+      }
+      // Resynchronise: the next offset within 64 KiB where two consistent frames follow each other.
+      let found = -1;
+      const start = await view(pos + 1, 0);
+      const window = buf.subarray(0, bufLen);
+      for (let k = start; k + 4 <= window.length && k - start < 64 * 1024; k++) {
+        const a = parseLayer3Header(window, k);
+        if (!a || a.sampleRate !== stream.sampleRate) continue;
+        const b = parseLayer3Header(window, k + a.length);
+        if (b && b.sampleRate === stream.sampleRate) { found = bufStart + k; break; }
+      }
+      if (found < 0) break;
+      pos = found;
+    }
+    return { seconds: samples / stream.sampleRate, frames };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Whether mpg123 decodes any audio from the first `bytes` of the stream (the upload probe's decode check). */
+export async function mp3DecodesAudio(file: string, offset: number, bytes = 64 * 1024): Promise<boolean> {
+  const decoder = new MPEGDecoder();
+  await decoder.ready;
+  const handle = await open(file, 'r');
+  try {
+    const input = new Uint8Array(bytes);
+    const { bytesRead } = await handle.read(input, 0, bytes, offset);
+    return decoder.decode(input.subarray(0, bytesRead)).samplesDecoded > 0;
+  } finally {
+    decoder.free();
+    await handle.close();
+  }
+}
+
 /** Bytes read and handed to the decoder at a time (≈ 4 s of 64 kbit/s audio). */
 const READ_BYTES = 32 * 1024;
 
@@ -119,7 +191,7 @@ export async function* decodeMp3Chunks(file: string, stream: { offset: number; c
     const input = new Uint8Array(READ_BYTES);
     let at = stream.offset;
     while (position < last) {
-      if (signal?.aborted) throw new AnalysisError('audio analysis aborted');
+      if (signal?.aborted) throw new Error('aborted');
       const { bytesRead } = await handle.read(input, 0, READ_BYTES, at);
       if (bytesRead === 0) break;
       at += bytesRead;
@@ -127,12 +199,12 @@ export async function* decodeMp3Chunks(file: string, stream: { offset: number; c
       if (decoded.samplesDecoded === 0) continue;
       decodedAny = true;
       if (!resampler) resampler = new StreamingResampler(decoded.sampleRate, targetRate);
-      else if (resampler.fromRate !== decoded.sampleRate) throw new AnalysisError(`MP3 sample rate changes inside the file (${resampler.fromRate} → ${decoded.sampleRate} Hz)`);
+      else if (resampler.fromRate !== decoded.sampleRate) throw new Error(`MP3 sample rate changes inside the file (${resampler.fromRate} → ${decoded.sampleRate} Hz)`);
       // mpg123 always returns two channels; a single-channel stream has its samples in both.
       const mono = stream.channels === 1 ? decoded.channelData.slice(0, 1) : decoded.channelData;
       yield* take(resampler.push(downmix(mono, decoded.samplesDecoded)));
     }
-    if (!decodedAny) throw new AnalysisError('audio could not be decoded: no MP3 frame could be decoded');
+    if (!decodedAny) throw new Error('no MP3 frame could be decoded');
     if (resampler && position < last) yield* take(resampler.flush());
     if (filled > 0) yield chunk.subarray(0, filled);
   } finally {
