@@ -105,6 +105,7 @@ def main():
     ap.add_argument("--denoise", action="store_true", help="noise-floor subtraction in the front end (model.py; tried for 0.6.0)")
     ap.add_argument("--noise-share", type=float, default=0.35, help="share of crops with additive noise")
     ap.add_argument("--noise-snr", default="5,40", help="SNR range in dB of the additive noise, lo,hi")
+    ap.add_argument("--seed", type=int, default=0, help="initialisation and sampling seed (0 = the shipped models' runs)")
     ap.add_argument("--noise-white-share", type=float, default=0.5, help="share of noisy crops with white (not brown) noise")
     args = ap.parse_args()
     global TELEPHONE_AUG, NOISE_SHARE, NOISE_SNR, NOISE_WHITE_SHARE
@@ -113,8 +114,8 @@ def main():
     NOISE_SNR = tuple(float(v) for v in args.noise_snr.split(","))
     NOISE_WHITE_SHARE = args.noise_white_share
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tr = np.load(DATA / "audio" / f"train{args.data_suffix}.npz")
@@ -144,7 +145,7 @@ def main():
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         start = state["epoch"] + 1
-        rng = np.random.default_rng(start)
+        rng = np.random.default_rng(start if args.seed == 0 else (args.seed, start))
         print(f"resumed at epoch {start}", flush=True)
     lengths = [16000, 24000, 32000, 32000, 32000, 48000]
     for epoch in range(start, args.epochs):
