@@ -1,9 +1,9 @@
-"""Average two exported audio detectors into one ONNX graph.
+"""Average exported audio detectors into one ONNX graph.
 
-    /usr/bin/python3 training/audio/ensemble.py --primary models/audio-deepfake \
-        --secondary /tmp/m05 --outdir /tmp/ens --version 0.7.0
+    /usr/bin/python3 training/audio/ensemble.py --primary /tmp/m020 \
+        --secondary /tmp/m05 [--secondary …] --outdir /tmp/ens --version 0.7.0
 
-Both members read the same `waveform` input; `score` is the mean of their probabilities.
+All members read the same `waveform` input; `score` is the mean of their probabilities.
 `embedding` and `ood_distance` come from the primary member only: its out-of-distribution
 statistics (mean and precision of training embeddings) were fitted on its own embedding space,
 and averaging embeddings of two unrelated networks would mean nothing.
@@ -25,34 +25,41 @@ from onnx import compose, helper
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--primary", required=True, help="model folder (model.onnx + model.json) whose embedding and OOD output are kept")
-    ap.add_argument("--secondary", required=True, help="model folder of the second member")
+    ap.add_argument("--secondary", required=True, action="append", help="model folder of a further member (repeatable)")
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--version", required=True)
     args = ap.parse_args()
 
     primary = Path(args.primary)
-    secondary = Path(args.secondary)
-    a = onnx.load(str(primary / "model.onnx"))
-    b = onnx.load(str(secondary / "model.onnx"))
-    if a.opset_import[0].version != b.opset_import[0].version:
+    folders = [primary] + [Path(p) for p in args.secondary]
+    graphs = [onnx.load(str(f / "model.onnx")) for f in folders]
+    if len({g.opset_import[0].version for g in graphs}) != 1:
         raise SystemExit("members were exported with different opsets")
-    (inp,) = [i for i in a.graph.input if i.name == "waveform"]
+    (inp,) = [i for i in graphs[0].graph.input if i.name == "waveform"]
     # Every name gets its member's prefix, the input too (onnx 1.12's add_prefix renames inputs
-    # whatever rename_inputs says); the shared input is then fed to both by Identity nodes.
-    a = compose.add_prefix(a, "a_")
-    b = compose.add_prefix(b, "b_")
+    # whatever rename_inputs says); the shared input is then fed to each by an Identity node.
+    # Names as in the two-member build that produced 0.7.0 (a_, b_, Add, "ensemble_half"), so that
+    # rerunning this script reproduces the shipped file byte for byte.
+    letters = "abcdefgh"
+    if len(graphs) > len(letters):
+        raise SystemExit(f"at most {len(letters)} members")
+    prefixes = [f"{letters[k]}_" for k in range(len(graphs))]
+    graphs = [compose.add_prefix(g, p) for g, p in zip(graphs, prefixes)]
 
-    half = helper.make_tensor("ensemble_half", onnx.TensorProto.FLOAT, [], [0.5])
-    nodes = [
-        helper.make_node("Identity", ["waveform"], ["a_waveform"], name="ensemble_input_a"),
-        helper.make_node("Identity", ["waveform"], ["b_waveform"], name="ensemble_input_b"),
-    ] + list(a.graph.node) + list(b.graph.node) + [
-        helper.make_node("Add", ["a_score", "b_score"], ["ensemble_sum"], name="ensemble_add"),
-        helper.make_node("Mul", ["ensemble_sum", "ensemble_half"], ["score"], name="ensemble_mean"),
-        helper.make_node("Identity", ["a_embedding"], ["embedding"], name="ensemble_embedding"),
-        helper.make_node("Identity", ["a_ood_distance"], ["ood_distance"], name="ensemble_ood"),
+    nodes = [helper.make_node("Identity", ["waveform"], [f"{p}waveform"], name=f"ensemble_input_{p[0]}") for p in prefixes]
+    for g in graphs:
+        nodes += list(g.graph.node)
+    weight_name = "ensemble_half" if len(graphs) == 2 else "ensemble_weight"
+    weight = helper.make_tensor(weight_name, onnx.TensorProto.FLOAT, [], [1.0 / len(graphs)])
+    scores = [f"{p}score" for p in prefixes]
+    nodes.append(helper.make_node("Add", scores, ["ensemble_sum"], name="ensemble_add") if len(graphs) == 2
+                 else helper.make_node("Sum", scores, ["ensemble_sum"], name="ensemble_add"))
+    nodes += [
+        helper.make_node("Mul", ["ensemble_sum", weight_name], ["score"], name="ensemble_mean"),
+        helper.make_node("Identity", [f"{prefixes[0]}embedding"], ["embedding"], name="ensemble_embedding"),
+        helper.make_node("Identity", [f"{prefixes[0]}ood_distance"], ["ood_distance"], name="ensemble_ood"),
     ]
-    outs = {o.name: o for o in a.graph.output}
+    outs = {o.name: o for o in graphs[0].graph.output}
 
     def renamed(vi, name):
         copy = onnx.ValueInfoProto()
@@ -60,13 +67,15 @@ def main():
         copy.name = name
         return copy
 
+    p0 = prefixes[0]
+    initializers = [t for g in graphs for t in g.graph.initializer] + [weight]
     graph = helper.make_graph(
         nodes, "discern_audio_ensemble", [inp],
-        [renamed(outs["a_score"], "score"), renamed(outs["a_embedding"], "embedding"), renamed(outs["a_ood_distance"], "ood_distance")],
-        initializer=list(a.graph.initializer) + list(b.graph.initializer) + [half],
+        [renamed(outs[f"{p0}score"], "score"), renamed(outs[f"{p0}embedding"], "embedding"), renamed(outs[f"{p0}ood_distance"], "ood_distance")],
+        initializer=initializers,
     )
-    model = helper.make_model(graph, opset_imports=list(a.opset_import), producer_name="discern training/audio/ensemble.py")
-    model.ir_version = a.ir_version
+    model = helper.make_model(graph, opset_imports=list(graphs[0].opset_import), producer_name="discern training/audio/ensemble.py")
+    model.ir_version = graphs[0].ir_version
     onnx.checker.check_model(model)
 
     outdir = Path(args.outdir)
@@ -74,15 +83,15 @@ def main():
     onnx_path = outdir / "model.onnx"
     onnx.save(model, str(onnx_path))
     sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
-    manifest = json.loads((primary / "model.json").read_text())
-    member_b = json.loads((secondary / "model.json").read_text())
+    manifests = [json.loads((f / "model.json").read_text()) for f in folders]
+    manifest = dict(manifests[0])
     manifest["version"] = args.version
     manifest["sha256"] = sha
     manifest["members"] = [
-        {"name": manifest["name"], "version": json.loads((primary / "model.json").read_text())["version"], "sha256": json.loads((primary / "model.json").read_text())["sha256"], "outputs": "score (averaged), embedding, ood_distance"},
-        {"name": member_b["name"], "version": member_b["version"], "sha256": member_b["sha256"], "outputs": "score (averaged)"},
+        {"name": m["name"], "version": m["version"], "sha256": m["sha256"], "outputs": "score (averaged), embedding, ood_distance" if k == 0 else "score (averaged)"}
+        for k, m in enumerate(manifests)
     ]
-    manifest["output"]["meaning"] = "mean of the two members' probabilities that the chunk is synthetic speech (higher = more likely synthetic)"
+    manifest["output"]["meaning"] = "mean of the members' probabilities that the chunk is synthetic speech (higher = more likely synthetic)"
     (outdir / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB) sha256 {sha}; run eval-audio --calibrate to measure it")
 
