@@ -1,6 +1,8 @@
 /**
  * `npm run eval:audio` — evaluates the installed audio-deepfake model through the real analyser
- * (ffmpeg decode, Silero VAD, chunking, ONNX) on the held-out validation split.
+ * (decoding as at run time: mono 16 kHz WAV and MP3 in-process, other formats by ffmpeg; Silero
+ * VAD, chunking, ONNX) on the held-out validation split, then times 10 s clips in four formats
+ * (analysis CPU of Node plus reaped decoder processes; the upload probe separately).
  *
  * Build the split first (not committed; ~30 min on 2 cores):
  *   sh training/audio/fetch_sources.sh
