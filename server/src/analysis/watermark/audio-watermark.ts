@@ -160,6 +160,15 @@ const POWER_HI = 118;
 /** Power arrays hold only those bins: power[f·POWER_BINS + k − POWER_LO]. */
 const POWER_BINS = POWER_HI - POWER_LO;
 
+/**
+ * One FFT object and one analysis window for every call: building the twiddle and bit-reversal
+ * tables per 3 s clip was a measurable share of a clip's detection. Fft keeps no state between
+ * transforms, so sharing it within a thread is safe.
+ */
+let fftInstance: Fft | null = null;
+const sharedFft = () => (fftInstance ??= new Fft(FRAME));
+const ANALYSIS_WINDOW = hann(FRAME);
+
 /** Power spectra of analysis frames (Hann 512, hop 100; frame f centred at sample f·100), bins POWER_LO…POWER_HI − 1. */
 function analysisPowers(x: Float32Array, fft: Fft, window: Float64Array): { frames: number; power: Float64Array } {
   const frames = Math.floor(x.length / ANA_HOP) + 1;
@@ -641,7 +650,7 @@ interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array }
  */
 function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number; profiles: SyncProfile[] } {
   const lay = layout();
-  const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+  const { frames, power } = analysisPowers(x16, sharedFft(), ANALYSIS_WINDOW);
   const hyps = buildHypotheses(power, frames, delta);
   const best: Candidate[] = [];
   let tried = 0;
@@ -943,7 +952,7 @@ export function snrDb(host: Float32Array, marked: Float32Array): number {
 
 /** Diagnostics for tuning: sync z and soft bits at one given alignment (16 kHz input). */
 export function audioAlignmentScore(x16: Float32Array, offsetFrames: number, speed = 1, pitch = false, delta = DEFAULT_AUDIO_DELTA): { z: number; soft: number[] } {
-  const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+  const { frames, power } = analysisPowers(x16, sharedFft(), ANALYSIS_WINDOW);
   const h = buildHypotheses(power, frames, delta).find((c) => c.speed === speed && c.pitch === pitch)!;
   const soft = new Float64Array(CODED_BITS);
   const r = evaluate(h, offsetFrames, delta, layout(), soft);
@@ -952,7 +961,7 @@ export function audioAlignmentScore(x16: Float32Array, offsetFrames: number, spe
 
 /** Diagnostics: weighted RMS change of tile ratios when the framing moves by `shift` frames. */
 export function ratioShiftSensitivity(x16: Float32Array, shift: number): number {
-  const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+  const { frames, power } = analysisPowers(x16, sharedFft(), ANALYSIS_WINDOW);
   const h = buildHypotheses(power, frames, DEFAULT_AUDIO_DELTA)[0]!;
   let num = 0, den = 0;
   for (let a = MARGIN; a + shift < h.starts; a += FRAMES_PER_SLOT) {
@@ -971,7 +980,7 @@ export function ratioShiftSensitivity(x16: Float32Array, shift: number): number 
  * lattice, ≈ 0 = nothing left), and the mean reliability (noise-aware or plain weights).
  */
 export function pairLatticeFit(x16: Float32Array, noiseAware = true, delta = DEFAULT_AUDIO_DELTA): Array<{ fit: number; weight: number }> {
-  const { frames, power } = analysisPowers(x16, new Fft(FRAME), hann(FRAME));
+  const { frames, power } = analysisPowers(x16, sharedFft(), ANALYSIS_WINDOW);
   const h = buildHypotheses(power, frames, delta).find((c) => c.speed === 1 && c.noiseAware === noiseAware)!;
   const lay = layout();
   const out: Array<{ fit: number; weight: number }> = [];
