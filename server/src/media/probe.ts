@@ -36,8 +36,6 @@ export interface ProbeOptions {
   /** Refuse images with more pixels than this (default 100 megapixels). */
   maxImagePixels?: number;
   signal?: AbortSignal;
-  /** Use ffprobe even where an in-process reader would do (tests compare the two). */
-  forceHelpers?: boolean;
 }
 
 const INVALID = 'The file is not a valid audio, image or video file';
@@ -153,7 +151,7 @@ async function probeImage(path: string, sniffed: SniffResult, sizeBytes: number,
 
 async function probeAudioVideo(path: string, sniffed: SniffResult, sizeBytes: number, opts: ProbeOptions): Promise<MediaProbe> {
   // Mono 16 kHz WAV and plain MP3: read here, no helper process (see audio/quick-probe.ts).
-  const quick = opts.forceHelpers ? null : await probeAudioInProcess(path, sniffed.format!, sizeBytes).catch(() => null);
+  const quick = await probeAudioInProcess(path, sniffed.format!, sizeBytes).catch(() => null);
   if (quick) return quick;
   const demuxer = DEMUXERS[sniffed.format!]!;
   const timeoutMs = opts.timeoutMs ?? 30_000;

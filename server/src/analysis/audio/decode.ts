@@ -25,16 +25,19 @@ export interface DecodeOptions {
  */
 export async function* decodePcmChunks(file: string, options: DecodeOptions): AsyncGenerator<Float32Array> {
   const start = options.start ?? 0;
+  // Region in output samples, for the in-process readers (ffmpeg gets it as -ss/-t).
+  const first = Math.round(start * SAMPLE_RATE);
+  const last = options.end != null ? Math.round(options.end * SAMPLE_RATE) : Number.MAX_SAFE_INTEGER;
+  const failure = (error: unknown, verb: string) =>
+    options.signal?.aborted ? new AnalysisError('audio analysis aborted')
+      : error instanceof AnalysisError ? error : new AnalysisError(`audio could not be ${verb}: ${(error as Error).message}`);
   const wav = await probeSimpleWav(file, SAMPLE_RATE).catch(() => null);
   if (wav) {
     // Mono 16 kHz WAV: read directly (see wav.ts), same samples as ffmpeg would give.
-    const first = Math.round(start * SAMPLE_RATE);
-    const last = options.end != null ? Math.round(options.end * SAMPLE_RATE) : Number.MAX_SAFE_INTEGER;
     try {
       yield* readWavChunks(file, wav, first, last, options.chunkSamples, options.signal);
     } catch (error) {
-      if (options.signal?.aborted) throw new AnalysisError('audio analysis aborted');
-      throw new AnalysisError(`audio could not be read: ${(error as Error).message}`);
+      throw failure(error, 'read');
     }
     return;
   }
@@ -43,8 +46,6 @@ export async function* decodePcmChunks(file: string, options: DecodeOptions): As
     // Plain MP3: decoded in-process (see mp3.ts: saves ffmpeg's start-up, the larger part of the
     // cost of a short clip). A stream that passes the probe but that mpg123 cannot decode at all
     // falls through to ffmpeg, which knows more containers; once samples were yielded, errors stand.
-    const first = Math.round(start * SAMPLE_RATE);
-    const last = options.end != null ? Math.round(options.end * SAMPLE_RATE) : Number.MAX_SAFE_INTEGER;
     let yielded = false;
     try {
       for await (const chunk of decodeMp3Chunks(file, mp3, first, last, options.chunkSamples, SAMPLE_RATE, options.signal)) {
@@ -53,8 +54,7 @@ export async function* decodePcmChunks(file: string, options: DecodeOptions): As
       }
       return;
     } catch (error) {
-      if (options.signal?.aborted) throw new AnalysisError('audio analysis aborted');
-      if (yielded) throw error instanceof AnalysisError ? error : new AnalysisError(`audio could not be decoded: ${(error as Error).message}`);
+      if (yielded || options.signal?.aborted) throw failure(error, 'decoded');
     }
   }
   const args = ['-v', 'error', '-nostdin', '-hide_banner'];

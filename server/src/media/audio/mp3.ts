@@ -88,13 +88,13 @@ function isInfoFrame(b: Uint8Array, at: number, length: number): boolean {
 }
 
 /**
- * Duration of the stream by walking its frame headers to the end of the file (header reads only,
+ * Duration in seconds of the stream, by walking its frame headers to the end of the file (header reads only,
  * no decoding). A damaged stretch is skipped by searching for the next two consistent frames, as
  * decoders resynchronise; trailing tags (ID3v1, APE) end the walk. The Xing/Info frame of VBR
  * files is metadata and not counted. Encoder delay and padding are not subtracted, so this can
  * exceed the decoded length by up to a few tens of milliseconds.
  */
-export async function mp3Duration(file: string, stream: { offset: number; sampleRate: number }): Promise<{ seconds: number; frames: number }> {
+export async function mp3Duration(file: string, stream: { offset: number; sampleRate: number }): Promise<number> {
   const handle = await open(file, 'r');
   try {
     const { size } = await handle.stat();
@@ -107,13 +107,13 @@ export async function mp3Duration(file: string, stream: { offset: number; sample
       }
       return at - bufStart;
     };
-    let pos = stream.offset, frames = 0, samples = 0, first = true;
+    let pos = stream.offset, samples = 0, first = true;
     while (pos + 4 <= size) {
       const rel = await view(pos, 4);
       const h = parseLayer3Header(buf.subarray(0, bufLen), rel);
       if (h && h.sampleRate === stream.sampleRate) {
         const body = await view(pos, Math.min(h.length, 64));
-        if (!(first && isInfoFrame(buf.subarray(0, bufLen), body, h.length))) { frames++; samples += samplesPerFrame(h.version); }
+        if (!(first && isInfoFrame(buf.subarray(0, bufLen), body, h.length))) samples += samplesPerFrame(h.version);
         first = false;
         pos += h.length;
         continue;
@@ -131,7 +131,7 @@ export async function mp3Duration(file: string, stream: { offset: number; sample
       if (found < 0) break;
       pos = found;
     }
-    return { seconds: samples / stream.sampleRate, frames };
+    return samples / stream.sampleRate;
   } finally {
     await handle.close();
   }

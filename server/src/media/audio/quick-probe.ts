@@ -24,7 +24,7 @@ export async function probeAudioInProcess(path: string, format: string, sizeByte
   if (format === 'mp3') {
     const stream = await probeMp3(path);
     if (!stream) return null;
-    const { seconds } = await mp3Duration(path, stream);
+    const seconds = await mp3Duration(path, stream);
     // Headers can be intact over a payload that decodes to nothing: that case is left to ffmpeg's
     // check, whose message the client then sees.
     if (seconds === 0 || !(await mp3DecodesAudio(path, stream.offset))) return null;
