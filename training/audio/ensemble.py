@@ -22,12 +22,78 @@ import onnx
 from onnx import compose, helper
 
 
+FRONT_NODE = "/front/"      # torch.onnx names the front-end module's nodes /front/...
+FRONT_WEIGHT = "front."     # and its fixed tensors front.kernel (STFT) and front.fb (filterbank)
+
+
+def _canonical(node, prefix):
+    """A node's bytes with its member prefix removed, to compare two members' nodes."""
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    strip = lambda n: n[len(prefix):] if n.startswith(prefix) else n
+    copy.name = strip(copy.name)
+    copy.input[:] = [strip(n) for n in copy.input]
+    copy.output[:] = [strip(n) for n in copy.output]
+    return copy.SerializeToString()
+
+
+def share_front_end(member_nodes, member_initializers, prefixes):
+    """Drop every secondary member's front end and feed its body from the primary's.
+
+    The front end (STFT as a fixed convolution, filterbank, log, mean removal) has no trained
+    weights, so it is the same computation in every member exported by export.py; doing it once
+    leaves each member's score bit for bit unchanged. That is checked, not assumed: the nodes and
+    fixed tensors must match byte for byte after removing the member prefix, or the build stops
+    (a member with another front end, such as train.py --denoise, cannot share)."""
+    def front(nodes, p):
+        return [n for n in nodes if n.name.startswith(p + FRONT_NODE)]
+
+    def boundary(nodes, p):
+        produced = {o for n in front(nodes, p) for o in n.output}
+        used = {i for n in nodes if not n.name.startswith(p + FRONT_NODE) for i in n.input}
+        (tensor,) = produced & used or [None]
+        if tensor is None or len(produced & used) != 1:
+            raise SystemExit(f"member {p[0]}: expected one tensor from the front end to the body, found {sorted(produced & used)}")
+        return tensor
+
+    p0 = prefixes[0]
+    primary_front = [_canonical(n, p0) for n in front(member_nodes[0], p0)]
+    primary_weights = {t.name[len(p0):]: t.SerializeToString().replace(t.name.encode(), b"")
+                       for t in member_initializers[0] if t.name.startswith(p0 + FRONT_WEIGHT)}
+    if not primary_front or not primary_weights:
+        raise SystemExit("the primary has no /front/ nodes or front.* tensors to share")
+    shared = boundary(member_nodes[0], p0)
+    nodes_out, inits_out = [member_nodes[0]], [member_initializers[0]]
+    for nodes, inits, p in zip(member_nodes[1:], member_initializers[1:], prefixes[1:]):
+        weights = {t.name[len(p):]: t.SerializeToString().replace(t.name.encode(), b"")
+                   for t in inits if t.name.startswith(p + FRONT_WEIGHT)}
+        if [_canonical(n, p) for n in front(nodes, p)] != primary_front or weights != primary_weights:
+            raise SystemExit(f"member {p[0]}: front end differs from the primary's; build without --share-front-end")
+        own = boundary(nodes, p)
+        body = []
+        for n in nodes:
+            if n.name.startswith(p + FRONT_NODE):
+                continue
+            if own in n.input:
+                copy = onnx.NodeProto()
+                copy.CopyFrom(n)
+                copy.input[:] = [shared if i == own else i for i in copy.input]
+                n = copy
+            body.append(n)
+        nodes_out.append(body)
+        inits_out.append([t for t in inits if not t.name.startswith(p + FRONT_WEIGHT)])
+    return nodes_out, inits_out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--primary", required=True, help="model folder (model.onnx + model.json) whose embedding and OOD output are kept")
     ap.add_argument("--secondary", required=True, action="append", help="model folder of a further member (repeatable)")
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--version", required=True)
+    ap.add_argument("--share-front-end", action="store_true",
+                    help="compute the STFT/filterbank front end once, in the primary, and feed it to every member "
+                         "(refused unless the members' front ends are identical; about 60%% of one member's work)")
     args = ap.parse_args()
 
     primary = Path(args.primary)
@@ -47,8 +113,12 @@ def main():
     graphs = [compose.add_prefix(g, p) for g, p in zip(graphs, prefixes)]
 
     nodes = [helper.make_node("Identity", ["waveform"], [f"{p}waveform"], name=f"ensemble_input_{p[0]}") for p in prefixes]
-    for g in graphs:
-        nodes += list(g.graph.node)
+    member_nodes = [list(g.graph.node) for g in graphs]
+    member_initializers = [list(g.graph.initializer) for g in graphs]
+    if args.share_front_end:
+        member_nodes, member_initializers = share_front_end(member_nodes, member_initializers, prefixes)
+    for member in member_nodes:
+        nodes += member
     weight_name = "ensemble_half" if len(graphs) == 2 else "ensemble_weight"
     weight = helper.make_tensor(weight_name, onnx.TensorProto.FLOAT, [], [1.0 / len(graphs)])
     scores = [f"{p}score" for p in prefixes]
@@ -68,7 +138,7 @@ def main():
         return copy
 
     p0 = prefixes[0]
-    initializers = [t for g in graphs for t in g.graph.initializer] + [weight]
+    initializers = [t for member in member_initializers for t in member] + [weight]
     graph = helper.make_graph(
         nodes, "discern_audio_ensemble", [inp],
         [renamed(outs[f"{p0}score"], "score"), renamed(outs[f"{p0}embedding"], "embedding"), renamed(outs[f"{p0}ood_distance"], "ood_distance")],
