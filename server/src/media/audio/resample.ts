@@ -8,6 +8,8 @@
  * it the same spectrum up to 8 kHz. Output sample n sits at input time n · from/to, as in ffmpeg.
  */
 
+import { POLYPHASE_WASM_BASE64 } from './polyphase-wasm.js';
+
 const CUTOFF = 0.97;
 const ZERO_CROSSINGS = 16;
 const KAISER_BETA = 9;
@@ -27,14 +29,15 @@ function besselI0(x: number): number {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-interface FilterBank { halfWidth: number; phases: number; taps: Float32Array[] }
-const banks = new Map<string, FilterBank>();
-
 /**
  * Polyphase filter bank: output sample n lies `phase / phases` of an input sample after input
  * sample floor(n · from/to), and only `phases` = to / gcd(from, to) distinct offsets occur, so each
- * gets its own precomputed taps and the inner loop is a plain dot product.
+ * gets its own precomputed taps. Phase p's taps are `taps[p·stride … p·stride + 2·halfWidth)`,
+ * zero-padded to `stride` (a multiple of 4, for the SIMD kernel).
  */
+interface FilterBank { halfWidth: number; phases: number; stride: number; taps: Float32Array }
+const banks = new Map<string, FilterBank>();
+
 function filterBank(fromRate: number, toRate: number): FilterBank {
   const key = `${fromRate}:${toRate}`;
   const hit = banks.get(key);
@@ -44,6 +47,7 @@ function filterBank(fromRate: number, toRate: number): FilterBank {
   const scale = Math.min(1, toRate / fromRate); // < 1 when down-sampling
   const cutoff = CUTOFF * scale; // relative to the input Nyquist frequency
   const halfWidth = Math.ceil(ZERO_CROSSINGS / scale); // input samples either side
+  const stride = Math.ceil((2 * halfWidth) / 4) * 4;
   const norm = besselI0(KAISER_BETA);
   const kernel = (x: number) => {
     const ax = Math.abs(x);
@@ -52,24 +56,39 @@ function filterBank(fromRate: number, toRate: number): FilterBank {
     const r = ax / halfWidth;
     return cutoff * sinc * (besselI0(KAISER_BETA * Math.sqrt(1 - r * r)) / norm);
   };
-  const taps: Float32Array[] = [];
+  const taps = new Float32Array(phases * stride);
   for (let p = 0; p < phases; p++) {
     const frac = p / phases;
-    const t = new Float32Array(2 * halfWidth);
     // Tap j multiplies input sample center − halfWidth + 1 + j.
-    for (let j = 0; j < t.length; j++) t[j] = kernel(j - halfWidth + 1 - frac);
-    taps.push(t);
+    for (let j = 0; j < 2 * halfWidth; j++) taps[p * stride + j] = kernel(j - halfWidth + 1 - frac);
   }
-  const bank = { halfWidth, phases, taps };
+  const bank = { halfWidth, phases, stride, taps };
   banks.set(key, bank);
   return bank;
 }
 
+/** The dot-product loop (polyphase.wat), compiled once; each resampler gets its own instance and memory. */
+let kernelModule: WebAssembly.Module | null = null;
+interface PolyphaseExports {
+  memory: WebAssembly.Memory;
+  polyphase(x: number, taps: number, stride: number, out: number, count: number, base: number, phase: number, step: number, phases: number): void;
+}
+
+function polyphaseKernel(): PolyphaseExports {
+  kernelModule ??= new WebAssembly.Module(Buffer.from(POLYPHASE_WASM_BASE64, 'base64'));
+  return new WebAssembly.Instance(kernelModule, {}).exports as unknown as PolyphaseExports;
+}
+
 export class StreamingResampler {
   private readonly bank: FilterBank;
-  /** Pending input; `pending[0]` is input sample number `pendingStart`. */
-  private pending = new Float32Array(0);
-  private pendingStart = 0;
+  private readonly kernel: PolyphaseExports | null = null;
+  /**
+   * Pending input; `pending[0]` is input sample number `pendingStart`. It starts with halfWidth − 1
+   * zeros before sample 0 (silence before the recording, as in ffmpeg), so every output sample's
+   * window lies inside it and all of them go through the same kernel.
+   */
+  private pending: Float32Array;
+  private pendingStart: number;
   private inputCount = 0;
   /** Next output sample number. */
   private next = 0;
@@ -77,15 +96,20 @@ export class StreamingResampler {
   constructor(readonly fromRate: number, readonly toRate: number) {
     if (!(Number.isInteger(fromRate) && Number.isInteger(toRate) && fromRate > 0 && toRate > 0)) throw new RangeError(`invalid rates ${fromRate} → ${toRate}`);
     this.bank = filterBank(fromRate, toRate);
+    this.pending = new Float32Array(this.bank.halfWidth - 1);
+    this.pendingStart = -(this.bank.halfWidth - 1);
+    if (fromRate !== toRate) {
+      this.kernel = polyphaseKernel();
+      // The bank sits at the start of the instance's memory for the resampler's lifetime.
+      this.ensureMemory(this.bank.taps.length * 4);
+      new Float32Array(this.kernel.memory.buffer, 0, this.bank.taps.length).set(this.bank.taps);
+    }
   }
 
   /** Adds input samples and returns every output sample that no longer depends on later input. */
   push(input: Float32Array): Float32Array {
     if (this.fromRate === this.toRate) return input.slice();
-    const joined = new Float32Array(this.pending.length + input.length);
-    joined.set(this.pending);
-    joined.set(input, this.pending.length);
-    this.pending = joined;
+    this.append(input);
     this.inputCount += input.length;
     return this.produce(false);
   }
@@ -93,41 +117,50 @@ export class StreamingResampler {
   /** The remaining output, with silence assumed after the last input sample. */
   flush(): Float32Array {
     if (this.fromRate === this.toRate) return new Float32Array(0);
+    this.append(new Float32Array(this.bank.halfWidth + 1));
     return this.produce(true);
+  }
+
+  private append(input: Float32Array): void {
+    const joined = new Float32Array(this.pending.length + input.length);
+    joined.set(this.pending);
+    joined.set(input, this.pending.length);
+    this.pending = joined;
+  }
+
+  private ensureMemory(bytes: number): void {
+    const memory = this.kernel!.memory;
+    const missing = bytes - memory.buffer.byteLength;
+    if (missing > 0) memory.grow(Math.ceil(missing / 65536));
   }
 
   private produce(final: boolean): Float32Array {
     const { fromRate, toRate, pending, pendingStart } = this;
-    const { halfWidth, phases, taps } = this.bank;
+    const { halfWidth, phases, stride, taps } = this.bank;
     const end = pendingStart + pending.length;
     const phaseUnit = toRate / phases; // = gcd(from, to)
-    // Output n needs input up to floor(n·from/to) + halfWidth; at the end, only up to the input's length.
+    // Output n reads input center − halfWidth + 1 … center + halfWidth, center = floor(n·from/to),
+    // so it is ready once center ≤ end − halfWidth − 1; at the end, only outputs within the input's
+    // length exist (flush appended the silence they read).
+    const lastCenter = end - halfWidth - 1;
+    const ready = lastCenter < 0 ? 0 : Math.floor(((lastCenter + 1) * toRate - 1) / fromRate) + 1;
     const total = final ? Math.floor((this.inputCount * toRate) / fromRate) : Infinity;
-    const capacity = Math.max(0, Math.min(total, Math.ceil((end * toRate) / fromRate) + 1) - this.next);
-    const out = new Float32Array(capacity);
-    let produced = 0;
-    while (produced < capacity) {
-      const n = this.next;
-      if (n >= total) break;
-      const num = n * fromRate; // exact: below 2^53 for any recording this server accepts
+    const count = Math.max(0, Math.min(ready, total) - this.next);
+    const out = new Float32Array(count);
+    if (count > 0) {
+      const num = this.next * fromRate; // exact: below 2^53 for any recording this server accepts
       const center = Math.floor(num / toRate);
-      if (!final && center + halfWidth >= end) break;
-      const h = taps[(num - center * toRate) / phaseUnit]!;
-      const base = center - halfWidth + 1 - pendingStart;
-      const jlo = Math.max(0, -base), jhi = Math.min(h.length, pending.length - base);
-      // Four partial sums: independent additions pipeline better than one dependent chain.
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-      let j = jlo;
-      for (; j + 3 < jhi; j += 4) {
-        const i = base + j;
-        a0 += pending[i]! * h[j]!;
-        a1 += pending[i + 1]! * h[j + 1]!;
-        a2 += pending[i + 2]! * h[j + 2]!;
-        a3 += pending[i + 3]! * h[j + 3]!;
-      }
-      for (; j < jhi; j++) a0 += pending[base + j]! * h[j]!;
-      out[produced++] = a0 + a1 + a2 + a3;
-      this.next++;
+      // Memory: [taps][pending + stride of slack, read only against zero taps][output].
+      const xAt = taps.length * 4;
+      const outAt = xAt + (pending.length + stride) * 4;
+      this.ensureMemory(outAt + count * 4);
+      const buffer = this.kernel!.memory.buffer;
+      new Float32Array(buffer, xAt, pending.length).set(pending);
+      new Float32Array(buffer, xAt + pending.length * 4, stride).fill(0);
+      this.kernel!.polyphase(xAt, 0, stride, outAt, count, center - halfWidth + 1 - pendingStart,
+        (num - center * toRate) / phaseUnit, fromRate / phaseUnit, phases);
+      out.set(new Float32Array(buffer, outAt, count));
+      this.next += count;
     }
     // Keep only the input later outputs can still reach.
     const keepFrom = Math.max(pendingStart, Math.floor((this.next * fromRate) / toRate) - halfWidth + 1);
@@ -135,6 +168,6 @@ export class StreamingResampler {
       this.pending = pending.slice(keepFrom - pendingStart);
       this.pendingStart = keepFrom;
     }
-    return out.subarray(0, produced);
+    return out;
   }
 }
