@@ -215,9 +215,10 @@ export async function* decodeMp3Chunks(file: string, stream: { offset: number; c
 
 function downmix(channels: Float32Array[], n: number): Float32Array {
   if (channels.length === 1) return channels[0]!.subarray(0, n);
-  const out = new Float32Array(n);
   // ffmpeg (libswresample) mixes stereo to mono as (L + R)/√2, without normalising to unity gain.
-  const scale = channels.length === 2 ? Math.SQRT1_2 : 1 / channels.length;
-  for (const ch of channels) for (let i = 0; i < n; i++) out[i]! += ch[i]! * scale;
+  // mpg123 never returns more than two channels.
+  const out = new Float32Array(n);
+  const left = channels[0]!, right = channels[1]!;
+  for (let i = 0; i < n; i++) out[i] = left[i]! * Math.SQRT1_2 + right[i]! * Math.SQRT1_2;
   return out;
 }

@@ -83,11 +83,13 @@ export class StreamingResampler {
   private readonly bank: FilterBank;
   private readonly kernel: PolyphaseExports | null = null;
   /**
-   * Pending input; `pending[0]` is input sample number `pendingStart`. It starts with halfWidth − 1
-   * zeros before sample 0 (silence before the recording, as in ffmpeg), so every output sample's
-   * window lies inside it and all of them go through the same kernel.
+   * Pending input lives in the kernel's memory, after the filter bank: `pendingLength` samples
+   * from byte `xAt`, the first being input sample number `pendingStart`. It starts with
+   * halfWidth − 1 zeros before sample 0 (silence before the recording, as in ffmpeg), so every
+   * output sample's window lies inside it and all of them go through the same kernel.
    */
-  private pending: Float32Array;
+  private readonly xAt: number = 0;
+  private pendingLength: number;
   private pendingStart: number;
   private inputCount = 0;
   /** Next output sample number. */
@@ -96,12 +98,14 @@ export class StreamingResampler {
   constructor(readonly fromRate: number, readonly toRate: number) {
     if (!(Number.isInteger(fromRate) && Number.isInteger(toRate) && fromRate > 0 && toRate > 0)) throw new RangeError(`invalid rates ${fromRate} → ${toRate}`);
     this.bank = filterBank(fromRate, toRate);
-    this.pending = new Float32Array(this.bank.halfWidth - 1);
+    this.pendingLength = this.bank.halfWidth - 1;
     this.pendingStart = -(this.bank.halfWidth - 1);
     if (fromRate !== toRate) {
       this.kernel = polyphaseKernel();
-      // The bank sits at the start of the instance's memory for the resampler's lifetime.
-      this.ensureMemory(this.bank.taps.length * 4);
+      this.xAt = this.bank.taps.length * 4;
+      this.ensureMemory(this.xAt + (this.pendingLength + this.bank.stride) * 4);
+      // The bank sits at the start of the instance's memory for the resampler's lifetime; fresh
+      // WebAssembly memory is zeroed, which is the leading silence.
       new Float32Array(this.kernel.memory.buffer, 0, this.bank.taps.length).set(this.bank.taps);
     }
   }
@@ -122,12 +126,12 @@ export class StreamingResampler {
   }
 
   private append(input: Float32Array): void {
-    const joined = new Float32Array(this.pending.length + input.length);
-    joined.set(this.pending);
-    joined.set(input, this.pending.length);
-    this.pending = joined;
+    this.ensureMemory(this.xAt + (this.pendingLength + input.length) * 4);
+    new Float32Array(this.kernel!.memory.buffer, this.xAt + this.pendingLength * 4, input.length).set(input);
+    this.pendingLength += input.length;
   }
 
+  /** Grows the kernel's memory to at least `bytes` (views made before this are then stale). */
   private ensureMemory(bytes: number): void {
     const memory = this.kernel!.memory;
     const missing = bytes - memory.buffer.byteLength;
@@ -135,9 +139,9 @@ export class StreamingResampler {
   }
 
   private produce(final: boolean): Float32Array {
-    const { fromRate, toRate, pending, pendingStart } = this;
-    const { halfWidth, phases, stride, taps } = this.bank;
-    const end = pendingStart + pending.length;
+    const { fromRate, toRate, pendingLength, pendingStart, xAt } = this;
+    const { halfWidth, phases, stride } = this.bank;
+    const end = pendingStart + pendingLength;
     const phaseUnit = toRate / phases; // = gcd(from, to)
     // Output n reads input center − halfWidth + 1 … center + halfWidth, center = floor(n·from/to),
     // so it is ready once center ≤ end − halfWidth − 1; at the end, only outputs within the input's
@@ -147,25 +151,25 @@ export class StreamingResampler {
     const total = final ? Math.floor((this.inputCount * toRate) / fromRate) : Infinity;
     const count = Math.max(0, Math.min(ready, total) - this.next);
     const out = new Float32Array(count);
+    // Memory: [taps][pending + stride of slack, read only against zero taps][output].
+    const outAt = xAt + (pendingLength + stride) * 4;
+    this.ensureMemory(outAt + count * 4);
+    const buffer = this.kernel!.memory.buffer;
     if (count > 0) {
       const num = this.next * fromRate; // exact: below 2^53 for any recording this server accepts
       const center = Math.floor(num / toRate);
-      // Memory: [taps][pending + stride of slack, read only against zero taps][output].
-      const xAt = taps.length * 4;
-      const outAt = xAt + (pending.length + stride) * 4;
-      this.ensureMemory(outAt + count * 4);
-      const buffer = this.kernel!.memory.buffer;
-      new Float32Array(buffer, xAt, pending.length).set(pending);
-      new Float32Array(buffer, xAt + pending.length * 4, stride).fill(0);
+      new Float32Array(buffer, xAt + pendingLength * 4, stride).fill(0);
       this.kernel!.polyphase(xAt, 0, stride, outAt, count, center - halfWidth + 1 - pendingStart,
         (num - center * toRate) / phaseUnit, fromRate / phaseUnit, phases);
       out.set(new Float32Array(buffer, outAt, count));
       this.next += count;
     }
-    // Keep only the input later outputs can still reach.
+    // Keep only the input later outputs can still reach, moved to the front of the region.
     const keepFrom = Math.max(pendingStart, Math.floor((this.next * fromRate) / toRate) - halfWidth + 1);
     if (keepFrom > pendingStart) {
-      this.pending = pending.slice(keepFrom - pendingStart);
+      const drop = keepFrom - pendingStart;
+      new Float32Array(buffer, xAt, pendingLength).copyWithin(0, drop);
+      this.pendingLength = pendingLength - drop;
       this.pendingStart = keepFrom;
     }
     return out;
