@@ -51,10 +51,10 @@ def share_front_end(member_nodes, member_initializers, prefixes):
     def boundary(nodes, p):
         produced = {o for n in front(nodes, p) for o in n.output}
         used = {i for n in nodes if not n.name.startswith(p + FRONT_NODE) for i in n.input}
-        (tensor,) = produced & used or [None]
-        if tensor is None or len(produced & used) != 1:
-            raise SystemExit(f"member {p[0]}: expected one tensor from the front end to the body, found {sorted(produced & used)}")
-        return tensor
+        crossing = sorted(produced & used)
+        if len(crossing) != 1:
+            raise SystemExit(f"member {p[0]}: expected one tensor from the front end to the body, found {crossing}")
+        return crossing[0]
 
     p0 = prefixes[0]
     primary_front = [_canonical(n, p0) for n in front(member_nodes[0], p0)]

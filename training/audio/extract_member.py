@@ -72,10 +72,10 @@ def main():
     needed = {i for n in nodes for i in n.input}
     # The member's own tensors, plus the primary's front-end tensors where the front end is shared.
     initializers, seen = [], set()
+    all_names = {t.name for t in ensemble.graph.initializer}
     for t in ensemble.graph.initializer:
         name = strip_prefix(t.name)
-        if name in needed and name not in seen and (t.name.startswith(prefix) or f"{prefix}{name}" not in
-                                                     {x.name for x in ensemble.graph.initializer}):
+        if name in needed and name not in seen and (t.name.startswith(prefix) or f"{prefix}{name}" not in all_names):
             copy = onnx.TensorProto()
             copy.CopyFrom(t)
             copy.name = name
