@@ -93,7 +93,7 @@ def main():
     ap.add_argument("--version", required=True)
     ap.add_argument("--share-front-end", action="store_true",
                     help="compute the STFT/filterbank front end once, in the primary, and feed it to every member "
-                         "(refused unless the members' front ends are identical; about 60%% of one member's work)")
+                         "(refused unless the members' front ends are identical; the STFT convolution is each member's largest layer)")
     args = ap.parse_args()
 
     primary = Path(args.primary)
