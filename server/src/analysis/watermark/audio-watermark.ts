@@ -32,7 +32,7 @@
  *   needs ~0.05 % time-scale steps) and Opus 32 kbps (probably because its coarse band energies
  *   and re-synthesised fine structure move R by more than a quarter lattice step; not verified).
  */
-import { Fft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
+import { PairedFft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, toHex, viterbiDecode } from './ecc.js';
 
 export const AUDIO_WM_RATE = 16000;
@@ -162,44 +162,62 @@ const POWER_BINS = POWER_HI - POWER_LO;
 
 /**
  * One FFT object and one analysis window for every call: building the twiddle and bit-reversal
- * tables per 3 s clip was a measurable share of a clip's detection. Fft keeps no state between
- * transforms, so sharing it within a thread is safe.
+ * tables (and, for PairedFft, a WebAssembly instance) per 3 s clip was a measurable share of a
+ * clip's detection. The transform keeps no state between calls, so sharing it within a thread
+ * is safe.
  */
-let fftInstance: Fft | null = null;
-const sharedFft = () => (fftInstance ??= new Fft(FRAME));
+let fftInstance: PairedFft | null = null;
+const sharedFft = () => (fftInstance ??= new PairedFft(FRAME));
 const ANALYSIS_WINDOW = hann(FRAME);
 
-/** Power spectra of analysis frames (Hann 512, hop 100; frame f centred at sample f·100), bins POWER_LO…POWER_HI − 1. */
-function analysisPowers(x: Float32Array, fft: Fft, window: Float64Array): { frames: number; power: Float64Array } {
+/**
+ * Power spectra of analysis frames (Hann 512, hop 100; frame f centred at sample f·100), bins
+ * POWER_LO…POWER_HI − 1. Four real frames per call of the paired FFT: frames f and f+1 as the
+ * real and imaginary parts of lane 0, f+2 and f+3 of lane 1 (the pairs, and so every value, are
+ * the ones a one-lane FFT of (f, f+1) gives).
+ */
+function analysisPowers(x: Float32Array, fft: PairedFft, window: Float64Array): { frames: number; power: Float64Array } {
   const frames = Math.floor(x.length / ANA_HOP) + 1;
   const power = new Float64Array(frames * POWER_BINS);
-  const re = new Float64Array(FRAME);
-  const im = new Float64Array(FRAME);
+  const d = fft.data;
   const n = x.length;
-  for (let f = 0; f < frames; f += 2) {
-    // Two real frames per complex FFT: frame f in the real part, f+1 in the imaginary part.
+  for (let f = 0; f < frames; f += 4) {
     const s0 = f * ANA_HOP - FRAME / 2;
-    const s1 = s0 + ANA_HOP;
-    const two = f + 1 < frames;
-    if (s0 >= 0 && s1 + FRAME <= n && two) {
-      for (let i = 0; i < FRAME; i++) { re[i] = x[s0 + i]! * window[i]!; im[i] = x[s1 + i]! * window[i]!; }
+    if (s0 >= 0 && s0 + 3 * ANA_HOP + FRAME <= n && f + 3 < frames) {
+      for (let i = 0, s = s0; i < FRAME; i++, s++) {
+        const w = window[i]!;
+        const o = 4 * i;
+        d[o] = x[s]! * w;
+        d[o + 1] = x[s + 2 * ANA_HOP]! * w;
+        d[o + 2] = x[s + ANA_HOP]! * w;
+        d[o + 3] = x[s + 3 * ANA_HOP]! * w;
+      }
     } else {
-      for (let i = 0; i < FRAME; i++) {
-        const a = s0 + i;
-        const b = s1 + i;
-        re[i] = a >= 0 && a < n ? x[a]! * window[i]! : 0;
-        im[i] = two && b >= 0 && b < n ? x[b]! * window[i]! : 0;
+      // Edges: samples outside the signal and frames past the last are zero.
+      for (let q = 0; q < 4; q++) {
+        const slot = (q & 1) * 2 + (q >> 1); // frame f+q → lane q>>1, real (q even) or imaginary part
+        const start = s0 + q * ANA_HOP;
+        const live = f + q < frames;
+        for (let i = 0; i < FRAME; i++) {
+          const a = start + i;
+          d[4 * i + slot] = live && a >= 0 && a < n ? x[a]! * window[i]! : 0;
+        }
       }
     }
-    fft.transform(re, im);
-    const base0 = f * POWER_BINS - POWER_LO;
-    const base1 = base0 + POWER_BINS;
-    for (let k = POWER_LO; k < POWER_HI; k++) {
-      const nk = FRAME - k;
-      const rk = re[k]!, rn = re[nk]!, ik = im[k]!, inn = im[nk]!;
-      const ar = rk + rn, ai = ik - inn, br = ik + inn, bi = rn - rk;
-      power[base0 + k] = 0.25 * (ar * ar + ai * ai);
-      if (two) power[base1 + k] = 0.25 * (br * br + bi * bi);
+    fft.transform();
+    for (let lane = 0; lane < 2; lane++) {
+      const fa = f + 2 * lane;
+      if (fa >= frames) break;
+      const two = fa + 1 < frames;
+      const base0 = fa * POWER_BINS - POWER_LO;
+      const base1 = base0 + POWER_BINS;
+      for (let k = POWER_LO; k < POWER_HI; k++) {
+        const ok = 4 * k + lane, on = 4 * (FRAME - k) + lane;
+        const rk = d[ok]!, rn = d[on]!, ik = d[ok + 2]!, inn = d[on + 2]!;
+        const ar = rk + rn, ai = ik - inn, br = ik + inn, bi = rn - rk;
+        power[base0 + k] = 0.25 * (ar * ar + ai * ai);
+        if (two) power[base1 + k] = 0.25 * (br * br + bi * bi);
+      }
     }
   }
   return { frames, power };
@@ -385,7 +403,8 @@ function embedAt16k(x: Float32Array, payload: Uint8Array, options: AudioEmbedOpt
   const iterations = options.iterations ?? 2;
   const lay = layout();
   const code = payloadCodeword(payload);
-  const fft = new Fft(FRAME);
+  const fft = sharedFft();
+  const d = fft.data;
   const synWin = hann(FRAME, true);
   const anaWin = hann(FRAME);
   const bandOfBin = new Int8Array(BINS).fill(-1);
@@ -393,31 +412,35 @@ function embedAt16k(x: Float32Array, payload: Uint8Array, options: AudioEmbedOpt
   const loBin = BAND_EDGE_BINS[0]!;
   const hiBin = BAND_EDGE_BINS[BANDS]!;
   const synFrames = Math.ceil(x.length / SYN_HOP) + 1;
-  const re = new Float64Array(FRAME);
-  const im = new Float64Array(FRAME);
 
   // Host STFT (sqrt-Hann 512, hop 256): frame g covers samples [g·256 − 128, g·256 + 384) and
   // takes the gain of the slot holding its centre, so gains cross-fade over one frame.
   const specRe = new Float64Array(synFrames * BINS);
   const specIm = new Float64Array(synFrames * BINS);
-  for (let g = 0; g < synFrames; g += 2) {
-    const s0 = g * SYN_HOP - 128;
-    const s1 = s0 + SYN_HOP;
-    const two = g + 1 < synFrames;
-    for (let i = 0; i < FRAME; i++) {
-      const a = s0 + i;
-      const b = s1 + i;
-      re[i] = a >= 0 && a < x.length ? x[a]! * synWin[i]! : 0;
-      im[i] = two && b >= 0 && b < x.length ? x[b]! * synWin[i]! : 0;
+  // Four frames per paired FFT: (g, g+1) as real and imaginary parts of lane 0, (g+2, g+3) of lane 1.
+  for (let g = 0; g < synFrames; g += 4) {
+    for (let q = 0; q < 4; q++) {
+      const slot = (q & 1) * 2 + (q >> 1);
+      const start = g * SYN_HOP - 128 + q * SYN_HOP;
+      const live = g + q < synFrames;
+      for (let i = 0; i < FRAME; i++) {
+        const a = start + i;
+        d[4 * i + slot] = live && a >= 0 && a < x.length ? x[a]! * synWin[i]! : 0;
+      }
     }
-    fft.transform(re, im);
-    for (let k = loBin; k < hiBin; k++) {
-      const nk = FRAME - k;
-      specRe[g * BINS + k] = (re[k]! + re[nk]!) / 2;
-      specIm[g * BINS + k] = (im[k]! - im[nk]!) / 2;
-      if (two) {
-        specRe[(g + 1) * BINS + k] = (im[k]! + im[nk]!) / 2;
-        specIm[(g + 1) * BINS + k] = (re[nk]! - re[k]!) / 2;
+    fft.transform();
+    for (let lane = 0; lane < 2; lane++) {
+      const ga = g + 2 * lane;
+      if (ga >= synFrames) break;
+      const two = ga + 1 < synFrames;
+      for (let k = loBin; k < hiBin; k++) {
+        const ok = 4 * k + lane, on = 4 * (FRAME - k) + lane;
+        specRe[ga * BINS + k] = (d[ok]! + d[on]!) / 2;
+        specIm[ga * BINS + k] = (d[ok + 2]! - d[on + 2]!) / 2;
+        if (two) {
+          specRe[(ga + 1) * BINS + k] = (d[ok + 2]! + d[on + 2]!) / 2;
+          specIm[(ga + 1) * BINS + k] = (d[on]! - d[ok]!) / 2;
+        }
       }
     }
   }
@@ -430,37 +453,47 @@ function embedAt16k(x: Float32Array, payload: Uint8Array, options: AudioEmbedOpt
     const out = new Float64Array(x.length);
     const gains = new Float64Array(totalSlots * BANDS);
     for (let i = 0; i < gains.length; i++) gains[i] = Math.exp(logGain[i]!) - 1;
-    for (let g = 0; g < synFrames; g += 2) {
-      re.fill(0); im.fill(0);
-      const two = g + 1 < synFrames;
-      const ga = slotOfFrame[g]! * BANDS;
-      const gb = two ? slotOfFrame[g + 1]! * BANDS : 0;
-      let any = false;
-      for (let k = loBin; k < hiBin; k++) {
-        const band = bandOfBin[k]!;
-        const fa = gains[ga + band]!;
-        const fb = two ? gains[gb + band]! : 0;
-        if (fa === 0 && fb === 0) continue;
-        any = true;
-        const ar = specRe[g * BINS + k]! * fa;
-        const ai = specIm[g * BINS + k]! * fa;
-        const br = two ? specRe[(g + 1) * BINS + k]! * fb : 0;
-        const bi = two ? specIm[(g + 1) * BINS + k]! * fb : 0;
-        // Pack two Hermitian spectra as A + iB and invert once.
-        re[k] = ar - bi;
-        im[k] = ai + br;
-        const nk = FRAME - k;
-        re[nk] = ar + bi;
-        im[nk] = -ai + br;
+    const anyInLane = [false, false];
+    for (let g = 0; g < synFrames; g += 4) {
+      d.fill(0);
+      for (let lane = 0; lane < 2; lane++) {
+        const g0 = g + 2 * lane;
+        anyInLane[lane] = false;
+        if (g0 >= synFrames) continue;
+        const two = g0 + 1 < synFrames;
+        const ga = slotOfFrame[g0]! * BANDS;
+        const gb = two ? slotOfFrame[g0 + 1]! * BANDS : 0;
+        for (let k = loBin; k < hiBin; k++) {
+          const band = bandOfBin[k]!;
+          const fa = gains[ga + band]!;
+          const fb = two ? gains[gb + band]! : 0;
+          if (fa === 0 && fb === 0) continue;
+          anyInLane[lane] = true;
+          const ar = specRe[g0 * BINS + k]! * fa;
+          const ai = specIm[g0 * BINS + k]! * fa;
+          const br = two ? specRe[(g0 + 1) * BINS + k]! * fb : 0;
+          const bi = two ? specIm[(g0 + 1) * BINS + k]! * fb : 0;
+          // Pack two Hermitian spectra as A + iB and invert once.
+          const ok = 4 * k + lane, on = 4 * (FRAME - k) + lane;
+          d[ok] = ar - bi;
+          d[ok + 2] = ai + br;
+          d[on] = ar + bi;
+          d[on + 2] = -ai + br;
+        }
       }
-      if (!any) continue;
-      fft.transform(re, im, true);
-      const s0 = g * SYN_HOP - 128;
-      for (let i = 0; i < FRAME; i++) {
-        const a = s0 + i;
-        if (a >= 0 && a < x.length) out[a] = out[a]! + (re[i]! / FRAME) * synWin[i]!;
-        const b = a + SYN_HOP;
-        if (two && b >= 0 && b < x.length) out[b] = out[b]! + (im[i]! / FRAME) * synWin[i]!;
+      if (!anyInLane[0] && !anyInLane[1]) continue;
+      fft.transform(true);
+      for (let lane = 0; lane < 2; lane++) {
+        if (!anyInLane[lane]) continue;
+        const g0 = g + 2 * lane;
+        const two = g0 + 1 < synFrames;
+        const s0 = g0 * SYN_HOP - 128;
+        for (let i = 0; i < FRAME; i++) {
+          const a = s0 + i;
+          if (a >= 0 && a < x.length) out[a] = out[a]! + (d[4 * i + lane]! / FRAME) * synWin[i]!;
+          const b = a + SYN_HOP;
+          if (two && b >= 0 && b < x.length) out[b] = out[b]! + (d[4 * i + 2 + lane]! / FRAME) * synWin[i]!;
+        }
       }
     }
     return out;
@@ -1045,8 +1078,8 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
   const periodSamples = SLOTS * SLOT_SAMPLES;
   // Tiles a period apart must overlap for at least a period (about 5.7 s of input at −5 %).
   if (x.length < (2 * periodSamples) / (1 - TIME_SCALE_MAX)) return [];
-  const fft = new Fft(FRAME);
-  const win = hann(FRAME);
+  const fft = sharedFft();
+  const win = ANALYSIS_WINDOW;
   const perPhase = PHASES.map((ph) => {
     const { frames, power } = analysisPowers(x.subarray(ph), fft, win);
     return { frames, power, et: frameEnergies(power, frames) };

@@ -4,6 +4,7 @@
  * embedder and the detector derive the same pseudo-random layout from a key string.
  */
 import { createHash } from 'node:crypto';
+import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
 
 /** In-place iterative radix-2 complex FFT of a fixed power-of-two size. */
 export class Fft {
@@ -122,6 +123,71 @@ export class Fft {
         re[a] = ar + xr; im[a] = ai + xi;
       }
     }
+  }
+}
+
+interface FftPairExports {
+  memory: WebAssembly.Memory;
+  fft(data: number, tw: number, rev: number, n: number, inverse: number, odd: number): void;
+}
+let fftPairModule: WebAssembly.Module | null = null;
+
+/**
+ * Two complex FFTs of one size per call, in WebAssembly SIMD (fft-pair.wat): the same butterflies
+ * as Fft.transform, one transform per f64x2 lane, with bit-identical results (a test compares
+ * them). Callers that pack two real frames per complex transform, as the audio watermark does,
+ * so get four real frames per call. The input and output are the `data` view: element i of
+ * lane L (0 or 1) has its real part at data[4i + L] and its imaginary part at data[4i + 2 + L].
+ */
+export class PairedFft {
+  readonly size: number;
+  readonly data: Float64Array;
+  private readonly kernel: FftPairExports;
+  private readonly dataPtr: number;
+  private readonly forwardPtr: number;
+  private readonly inversePtr: number;
+  private readonly revPtr: number;
+  private readonly odd: number;
+
+  constructor(size: number) {
+    if (size < 8 || (size & (size - 1)) !== 0) throw new Error(`FFT size must be a power of two ≥ 8, got ${size}`);
+    this.size = size;
+    fftPairModule ??= new WebAssembly.Module(Buffer.from(FFT_PAIR_WASM_BASE64, 'base64'));
+    this.kernel = new WebAssembly.Instance(fftPairModule, {}).exports as unknown as FftPairExports;
+    // Layout: data (32 bytes per element), forward and inverse twiddles (32 bytes each per k < n/2), bit-reversal table.
+    this.dataPtr = 0;
+    this.forwardPtr = size * 32;
+    this.inversePtr = this.forwardPtr + size * 16;
+    this.revPtr = this.inversePtr + size * 16;
+    const bytes = this.revPtr + size * 4;
+    const pages = Math.ceil(bytes / 65536) - this.kernel.memory.buffer.byteLength / 65536;
+    if (pages > 0) this.kernel.memory.grow(pages);
+    const memory = this.kernel.memory.buffer;
+    this.data = new Float64Array(memory, this.dataPtr, size * 4);
+    // The same twiddle values as Fft's constructor, each stored twice (one per lane).
+    const forward = new Float64Array(memory, this.forwardPtr, size * 2);
+    const inverse = new Float64Array(memory, this.inversePtr, size * 2);
+    for (let k = 0; k < size / 2; k++) {
+      const c = Math.cos((2 * Math.PI * k) / size);
+      const s = -Math.sin((2 * Math.PI * k) / size);
+      forward[4 * k] = forward[4 * k + 1] = c;
+      forward[4 * k + 2] = forward[4 * k + 3] = s;
+      inverse[4 * k] = inverse[4 * k + 1] = c;
+      inverse[4 * k + 2] = inverse[4 * k + 3] = -s;
+    }
+    const rev = new Uint32Array(memory, this.revPtr, size);
+    const bits = Math.log2(size);
+    for (let i = 0; i < size; i++) {
+      let r = 0;
+      for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
+      rev[i] = r;
+    }
+    this.odd = (bits - 2) % 2 === 1 ? 1 : 0;
+  }
+
+  /** Forward transform of both lanes in place (sign −1); inverse is unscaled, like Fft's. */
+  transform(inverse = false): void {
+    this.kernel.fft(this.dataPtr, inverse ? this.inversePtr : this.forwardPtr, this.revPtr, this.size, inverse ? 1 : 0, this.odd);
   }
 }
 

@@ -7,7 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisError } from '../types.js';
 import { AUDIO_WM_RATE, detectAudioWatermark, embedAudioWatermark, snrDb } from './audio-watermark.js';
 import { convEncode, crc16, viterbiDecode, payloadFromMessage } from './ecc.js';
-import { Fft } from './dsp.js';
+import { Fft, PairedFft } from './dsp.js';
+import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
+import { compileKernel, KERNELS } from '../../../../scripts/build-wasm.mjs';
 import { decodeAudio } from './ffmpeg.js';
 import { applyImageWatermark, detectImageWatermark } from './image-watermark.js';
 import { applyWatermarkToFile, detectWatermarkInFile } from './media-watermark.js';
@@ -46,6 +48,37 @@ describe('FFT', () => {
         expect(worst, `n ${n} ${inverse ? 'inverse' : 'forward'}`).toBeLessThan(1e-9);
       }
     }
+  });
+
+  it('the WebAssembly paired FFT gives Fft\'s output bit for bit in both lanes', () => {
+    // Bit-identical, not merely close: the watermark's decisions must not depend on which of the
+    // two transforms ran. Sizes with odd and even stage counts, both directions, and values
+    // spanning many magnitudes (rounding differences would show in the low bits).
+    let state = 11;
+    const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return (state / 4294967296 - 0.5) * 10 ** ((state % 7) - 3); };
+    for (const n of [8, 16, 32, 512, 2048]) {
+      const scalar = new Fft(n);
+      const paired = new PairedFft(n);
+      for (const inverse of [false, true]) {
+        const lanes = [0, 1].map(() => ({ re: Float64Array.from({ length: n }, rnd), im: Float64Array.from({ length: n }, rnd) }));
+        lanes.forEach((l, lane) => { for (let i = 0; i < n; i++) { paired.data[4 * i + lane] = l.re[i]!; paired.data[4 * i + 2 + lane] = l.im[i]!; } });
+        paired.transform(inverse);
+        let differing = 0;
+        lanes.forEach((l, lane) => {
+          scalar.transform(l.re, l.im, inverse);
+          for (let i = 0; i < n; i++) {
+            if (!Object.is(paired.data[4 * i + lane], l.re[i])) differing++;
+            if (!Object.is(paired.data[4 * i + 2 + lane], l.im[i])) differing++;
+          }
+        });
+        expect(differing, `n ${n} ${inverse ? 'inverse' : 'forward'}`).toBe(0);
+      }
+    }
+  });
+
+  it('ships the WebAssembly that fft-pair.wat compiles to (rerun scripts/build-wasm.mjs after editing it)', async () => {
+    const bytes: Buffer = await compileKernel(KERNELS.fftPair);
+    expect(bytes.toString('base64')).toBe(FFT_PAIR_WASM_BASE64);
   });
 });
 
