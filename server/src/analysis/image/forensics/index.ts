@@ -90,7 +90,7 @@ export async function runForensics(fullData: Uint8Array, fullWidth: number, full
   const describe: Record<keyof typeof parts, string> = {
     offGridPeak: 'a periodic peak in the noise-residual spectrum away from the JPEG grid (resampling trace)',
     latticePeak: 'periodic 2×/4× up-sampling peaks in the noise-residual spectrum beyond what the JPEG grid explains',
-    noiseInconsistency: 'regions markedly noisier than the rest of the image at the same texture (as when a region from a noisier source is pasted in)',
+    noiseInconsistency: 'regions whose local noise level differs strongly from the rest of the image',
   };
   const evidence = score >= 0.5
     ? `${describe[strongest[0]]} (score ${strongest[1].toFixed(2)}); such traces also come from ordinary resizing or editing, so this is a weak signal on its own`
@@ -104,8 +104,8 @@ export async function runForensics(fullData: Uint8Array, fullWidth: number, full
       details: {
         off_grid_peak: round(features.offGridPeak), lattice_peak: round(features.latticePeak), jpeg_grid: round(features.jpegGrid),
         noise_inconsistency: round(features.noiseInconsistency),
-        // Smoother-than-typical regions: reported for the analyst, not scored (lossy codecs and
-        // down-scaling make them in real photographs).
+        // The smoother side alone: how far the top regions have less noise than their texture
+        // group. Codecs and down-scaling make such regions too, so read it with care.
         noise_smoother_regions: round(features.noiseLowered),
         ...(features.noiseAbstain ? { noise_consistency_abstained: features.noiseAbstain } : {}),
         part_scores: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, round(v)])),

@@ -27,16 +27,11 @@ export interface ForensicFeatures {
   latticePeak: number;
   /** Strongest codec-grid peak (JPEG 8×8 / WebP 4×4 block grids), reported for explanation. */
   jpegGrid: number;
-  /**
-   * How far the most deviating regions are NOISIER than their texture group: the positive
-   * region-averaged deviation that the top 2% of blocks reach (see `noiseConsistency`); the scored
-   * statistic.
-   */
+  /** 98th percentile of the region-averaged noise-level deviation (see `noiseConsistency`). */
   noiseInconsistency: number;
   /**
-   * The same for regions SMOOTHER than their texture group (less noise). Reported, not scored:
-   * lossy codecs and down-scaling remove noise unevenly, so on processed photographs this side
-   * is mostly codec, not manipulation (docs/image-analysis.md).
+   * The same tail over the smoother side alone (regions with less noise than their texture group);
+   * reported for explanation. noiseInconsistency covers both sides and is the scored statistic.
    */
   noiseLowered: number;
   /** Why the noise-consistency statistic gives no evidence for this image (null when it measured). */
@@ -359,9 +354,8 @@ function regionMean(z: Float32Array, usable: Uint8Array, blocksX: number, blocks
  *   cannot be told apart against a noiseless reference).
  * Splices and locally generated or inpainted regions are contiguous, so the per-block deviation
  * (robust z within its stratum) is averaged over each block's 3×3 neighbourhood before the
- * statistic — the positive (noisier) smoothed z that the top 2% of blocks reach, never fewer than
- * one 3×3-block region — is taken; isolated odd blocks do not count. The negative side (smoother
- * regions) is returned as `noiseLowered` for explanation only.
+ * statistic — the |smoothed z| that the top 2% of blocks reach, never fewer than one 3×3-block
+ * region — is taken; isolated odd blocks do not count.
  */
 export function noiseConsistency(gray: Float32Array, width: number, height: number) {
   const blocksX = Math.floor(width / BLOCK), blocksY = Math.floor(height / BLOCK);
@@ -369,25 +363,19 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
   const blocks = measureBlocks(gray, width, blocksX, blocksY, BLOCK, NOISE_FLOOR);
   const { z, compared, measurable } = stratifiedZ(blocks, nb, NOISE_FLOOR);
   const deviation = regionMean(z, blocks.usable, blocksX, blocksY);
-  // The two sides separately: noisier regions (pasted from a noisier source, locally added grain)
-  // are scored; smoother ones are only reported. On the tuning photos the smoother side's tail
-  // came from processing — JPEG 95, 50% resizing, WebP 75 then halving reached 1.9–2.1, while the
-  // noisier side stayed under 1.7 in every variant — and a blurred (inpainting-like) central
-  // ninth rarely stood out anyway, because blurring also moves the region into a smoother texture
-  // group (docs/image-analysis.md, seventh session).
-  const raised: number[] = [], lowered: number[] = [];
+  const smoothed: number[] = [], lowered: number[] = [];
   for (let i = 0; i < nb; i++) {
     if (!blocks.usable[i]) continue;
-    raised.push(Math.max(0, deviation[i]));
+    smoothed.push(Math.abs(deviation[i]));
     lowered.push(Math.max(0, -deviation[i]));
   }
-  raised.sort((a, b) => a - b);
+  smoothed.sort((a, b) => a - b);
   lowered.sort((a, b) => a - b);
   // The statistic is the deviation that the top 2% of blocks reach, but never fewer blocks than one
   // MIN_REGION_BLOCKS region: in a small image 2% is 3–4 blocks, and a few blocks of fine scene
   // detail (a field, fur, stonework) read as "noisier" then decide alone. A splice is a region, so a
   // region's worth of blocks must deviate before the image is said to be inconsistent.
-  const support = Math.max(raised.length - Math.floor(raised.length * 0.98), MIN_REGION_BLOCKS);
+  const support = Math.max(smoothed.length - Math.floor(smoothed.length * 0.98), MIN_REGION_BLOCKS);
   // Abstain (no evidence, not "consistent") when no texture group could serve as a reference.
   let abstain: string | null = null;
   if (compared === 0) {
@@ -396,5 +384,5 @@ export function noiseConsistency(gray: Float32Array, width: number, height: numb
       : `no texture group with measurable noise and at least ${MIN_REFERENCE_BLOCKS} blocks to compare with`;
   }
   const tail = (sorted: number[]) => (abstain || sorted.length < support ? 0 : sorted[sorted.length - support]);
-  return { blocksX, blocksY, deviation, noiseInconsistency: tail(raised), noiseLowered: tail(lowered), measurable, compared, abstain };
+  return { blocksX, blocksY, deviation, noiseInconsistency: tail(smoothed), noiseLowered: tail(lowered), measurable, compared, abstain };
 }
