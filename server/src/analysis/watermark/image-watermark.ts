@@ -170,6 +170,18 @@ export function embedImageWatermarkPixels(pixels: Uint8Array, width: number, hei
       // Equal change on R, G, B keeps chroma; where a channel clips (saturated colours), the
       // missing luma goes to the channels that still have headroom, at most 2·|d| more each
       // (a lone free blue channel would otherwise take ~9× the change).
+      const r0 = pixels[o]!, g0 = pixels[o + 1]!, b0 = pixels[o + 2]!;
+      const r1 = r0 + d, g1 = g0 + d, b1 = b0 + d;
+      if (r1 >= 0 && r1 <= 255 && g1 >= 0 && g1 <= 255 && b1 >= 0 && b1 <= 255) {
+        // No channel clips (most pixels): the luma change is d up to rounding, nothing is
+        // redistributed, and the general path below would give exactly these values.
+        const ra = Math.round(r1), ga = Math.round(g1), ba = Math.round(b1);
+        if (out) { out[o] = ra; out[o + 1] = ga; out[o + 2] = ba; }
+        errSq += (ra - r0) * (ra - r0);
+        errSq += (ga - g0) * (ga - g0);
+        errSq += (ba - b0) * (ba - b0);
+        continue;
+      }
       let achieved = 0;
       let freeWeight = 0;
       for (let c = 0; c < 3; c++) {
@@ -211,15 +223,25 @@ export function embedImageWatermarkPixels(pixels: Uint8Array, width: number, hei
 function activityMask(luma: Float32Array, width: number, height: number, cs: number): Float32Array {
   const n = width * height;
   const resid = new Float32Array(n);
+  const edge = (x: number, y: number) => {
+    const p = y * width + x;
+    const l = x > 0 ? luma[p - 1]! : luma[p]!;
+    const r = x < width - 1 ? luma[p + 1]! : luma[p]!;
+    const u = y > 0 ? luma[p - width]! : luma[p]!;
+    const d = y < height - 1 ? luma[p + width]! : luma[p]!;
+    resid[p] = Math.abs(4 * luma[p]! - l - r - u - d);
+  };
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const p = y * width + x;
-      const l = x > 0 ? luma[p - 1]! : luma[p]!;
-      const r = x < width - 1 ? luma[p + 1]! : luma[p]!;
-      const u = y > 0 ? luma[p - width]! : luma[p]!;
-      const d = y < height - 1 ? luma[p + width]! : luma[p]!;
-      resid[p] = Math.abs(4 * luma[p]! - l - r - u - d);
+    if (y === 0 || y === height - 1 || width < 3) {
+      for (let x = 0; x < width; x++) edge(x, y);
+      continue;
     }
+    edge(0, y);
+    // Interior pixels: all four neighbours exist (same arithmetic as at the edges, no branches).
+    for (let p = y * width + 1, end = y * width + width - 1; p < end; p++) {
+      resid[p] = Math.abs(4 * luma[p]! - luma[p - 1]! - luma[p + 1]! - luma[p - width]! - luma[p + width]!);
+    }
+    edge(width - 1, y);
   }
   const act = boxBlur(resid, width, height, cs);
   let mean = 0;
@@ -231,8 +253,10 @@ function activityMask(luma: Float32Array, width: number, height: number, cs: num
   return mask;
 }
 
+const COLUMN_STRIP = 16;
+
 /** Box blur with radius r (separable, integral sums, edge-clamped windows). */
-function boxBlur(src: Float32Array, width: number, height: number, r: number): Float32Array {
+export function boxBlur(src: Float32Array, width: number, height: number, r: number): Float32Array {
   const tmp = new Float32Array(src.length);
   const out = new Float32Array(src.length);
   const prefix = new Float64Array(width + 1);
@@ -246,14 +270,22 @@ function boxBlur(src: Float32Array, width: number, height: number, r: number): F
       tmp[base + x] = (prefix[b]! - prefix[a]!) / (b - a);
     }
   }
-  const col = new Float64Array(height + 1);
-  for (let x = 0; x < width; x++) {
-    let acc = 0;
-    for (let y = 0; y < height; y++) { acc += tmp[y * width + x]!; col[y + 1] = acc; }
+  // Columns in strips of COLUMN_STRIP: each column's prefix sums are the same sequential sums as
+  // one column at a time, but the image is read row by row within a strip, which keeps the reads
+  // in cache (a column-at-a-time walk of a 1080p float image was most of this function's time).
+  const S = COLUMN_STRIP;
+  const col = new Float64Array((height + 1) * S);
+  for (let x0 = 0; x0 < width; x0 += S) {
+    const cols = Math.min(S, width - x0);
+    for (let y = 0; y < height; y++) {
+      const src = y * width + x0, at = y * S, next = at + S;
+      for (let j = 0; j < cols; j++) col[next + j] = col[at + j]! + tmp[src + j]!;
+    }
     for (let y = 0; y < height; y++) {
       const a = Math.max(0, y - r);
       const b = Math.min(height, y + r + 1);
-      out[y * width + x] = (col[b]! - col[a]!) / (b - a);
+      const dst = y * width + x0, ia = a * S, ib = b * S;
+      for (let j = 0; j < cols; j++) out[dst + j] = (col[ib + j]! - col[ia + j]!) / (b - a);
     }
   }
   return out;

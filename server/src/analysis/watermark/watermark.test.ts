@@ -11,7 +11,7 @@ import { Fft, PairedFft } from './dsp.js';
 import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
 import { compileKernel, KERNELS } from '../../../../scripts/build-wasm.mjs';
 import { decodeAudio } from './ffmpeg.js';
-import { applyImageWatermark, detectImageWatermark } from './image-watermark.js';
+import { applyImageWatermark, boxBlur, detectImageWatermark } from './image-watermark.js';
 import { applyWatermarkToFile, detectWatermarkInFile } from './media-watermark.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wm-test-'));
@@ -79,6 +79,30 @@ describe('FFT', () => {
   it('ships the WebAssembly that fft-pair.wat compiles to (rerun scripts/build-wasm.mjs after editing it)', async () => {
     const bytes: Buffer = await compileKernel(KERNELS.fftPair);
     expect(bytes.toString('base64')).toBe(FFT_PAIR_WASM_BASE64);
+  });
+});
+
+describe('box blur (image watermark mask and whitening)', () => {
+  it('equals the edge-clamped window mean for widths that are not a multiple of the column strip', () => {
+    let state = 7;
+    const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return (state / 4294967296) * 255; };
+    for (const [w, h, r] of [[37, 23, 2], [16, 5, 4], [1, 9, 3], [50, 1, 6]] as const) {
+      const src = Float32Array.from({ length: w * h }, rnd);
+      const got = boxBlur(src, w, h, r);
+      let worst = 0;
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        // Row means first, then the mean of those over the column window (the separable definition).
+        let sum = 0;
+        const y0 = Math.max(0, y - r), y1 = Math.min(h, y + r + 1), x0 = Math.max(0, x - r), x1 = Math.min(w, x + r + 1);
+        for (let yy = y0; yy < y1; yy++) {
+          let row = 0;
+          for (let xx = x0; xx < x1; xx++) row += src[yy * w + xx]!;
+          sum += Math.fround(row / (x1 - x0));
+        }
+        worst = Math.max(worst, Math.abs(got[y * w + x]! - sum / (y1 - y0)));
+      }
+      expect(worst, `${w}×${h} r ${r}`).toBeLessThan(1e-3);
+    }
   });
 });
 
