@@ -320,6 +320,21 @@ async function benchImage() {
     }
     return { psnr: e.value.psnr, marked: e.value.pixels };
   };
+  // Speed measured alone first, as for audio: the first hosts decoded up front, one untimed
+  // warm-up call, then every embed and every detect with nothing in between. Inside the
+  // robustness loop below each call shares the process with sharp's encoders and the previous
+  // attacks' garbage, which the CPU-time figure there includes.
+  {
+    const alone = await Promise.all(chosen.slice(0, 20).map((p) => sharp(p).resize(1920, 1080, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true })));
+    if (alone.length) {
+      const { width, height, channels } = alone[0]!.info;
+      detectImageWatermarkPixels(embedImageWatermarkPixels(alone[0]!.data, width, height, channels, payload, 0.2).pixels, width, height, channels);
+      const marked = alone.map((r) => cpuMs(() => embedImageWatermarkPixels(r.data, width, height, channels, payload, 0.2)));
+      const found = marked.map((e) => cpuMs(() => detectImageWatermarkPixels(e.value.pixels, width, height, channels)).ms);
+      const eMs = marked.map((e) => e.ms);
+      console.log(`speed (CPU time, one thread, warm process, measured alone, ${alone.length} hosts at 1920×1080, pixels in memory): embed median ${pct(eMs, 0.5).toFixed(0)} ms (max ${Math.max(...eMs).toFixed(0)}), detect median ${pct(found, 0.5).toFixed(0)} ms (max ${Math.max(...found).toFixed(0)})\n`);
+    }
+  }
   const rows = new Map<string, Row>();
   const below: string[] = [];
   for (const path of chosen) {
@@ -330,7 +345,7 @@ async function benchImage() {
   console.log(`  host/attack pairs below 99 % bit accuracy or not detected: ${below.length} of ${chosen.length * attacks.length}`);
   for (const b of below) console.log(`    ${b}`);
   console.log(`\nquality: PSNR dB at strength 0.2: min ${Math.min(...psnrs).toFixed(2)}, median ${pct(psnrs, 0.5).toFixed(2)}`);
-  console.log(`speed (CPU time, 1920×1080 pixels in memory, no codec): embed median ${pct(embedMs, 0.5).toFixed(0)} ms, detect median ${pct(detectMs, 0.5).toFixed(0)} ms (max ${Math.max(...detectMs).toFixed(0)} ms)`);
+  console.log(`speed inside the robustness loop (CPU time, 1920×1080 pixels in memory, no codec): embed median ${pct(embedMs, 0.5).toFixed(0)} ms, detect median ${pct(detectMs, 0.5).toFixed(0)} ms (max ${Math.max(...detectMs).toFixed(0)} ms)`);
 
   // Non-photographs: packaged renders, patterns and documents, plus generated flat hosts.
   const otherRows = new Map<string, Row>();
