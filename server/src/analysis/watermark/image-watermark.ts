@@ -27,7 +27,7 @@
  * IMAGE_SYNC_Z_THRESHOLD is the answer (at most 9 CRC trials per image).
  */
 import sharp from 'sharp';
-import { Fft, normalTail, seededRandom, shuffle } from './dsp.js';
+import { PairedFft, normalTail, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, bitsToNumber, convEncode, crc16, numberToBits, payloadFromMessage, toHex, viterbiDecode } from './ecc.js';
 
 export const IMAGE_PAYLOAD_BITS = 64;
@@ -534,7 +534,8 @@ function axisAutocorr(img: Float32Array, w: number, h: number, alongX: boolean):
   const ostart = Math.floor(((alongX ? h : w) - other) / 2);
   let size = 1;
   while (size < 2 * len) size <<= 1;
-  const fft = new Fft(size);
+  const fft = pairedFft(size);
+  const d = fft.data;
   const power = new Float64Array(size);
   const group = 8;
   const lines: Float64Array[] = [];
@@ -549,22 +550,31 @@ function axisAutocorr(img: Float32Array, w: number, h: number, alongX: boolean):
     }
     lines.push(line);
   }
-  const re = new Float64Array(size);
-  const im = new Float64Array(size);
-  for (let l = 0; l < lines.length; l += 2) {
-    re.fill(0); im.fill(0);
-    re.set(lines[l]!);
-    if (l + 1 < lines.length) im.set(lines[l + 1]!);
-    fft.transform(re, im);
-    for (let k = 0; k < size; k++) {
-      const nk = (size - k) % size;
-      const ar = (re[k]! + re[nk]!) / 2, ai = (im[k]! - im[nk]!) / 2;
-      const br = (im[k]! + im[nk]!) / 2, bi = (re[nk]! - re[k]!) / 2;
-      power[k] = power[k]! + ar * ar + ai * ai + br * br + bi * bi;
+  // Four lines per call: lines l, l+1 as real and imaginary parts of lane 0, l+2, l+3 of lane 1
+  // (the pairs Fft was given one at a time before, so the same values).
+  for (let l = 0; l < lines.length; l += 4) {
+    d.fill(0);
+    for (let q = 0; q < 4 && l + q < lines.length; q++) {
+      const line = lines[l + q]!;
+      const slot = (q & 1) * 2 + (q >> 1);
+      for (let i = 0; i < line.length; i++) d[4 * i + slot] = line[i]!;
+    }
+    fft.transform();
+    for (let lane = 0; lane < 2 && l + 2 * lane < lines.length; lane++) {
+      for (let k = 0; k < size; k++) {
+        const nk = (size - k) % size;
+        const rk = d[4 * k + lane]!, rn = d[4 * nk + lane]!, ik = d[4 * k + 2 + lane]!, inn = d[4 * nk + 2 + lane]!;
+        const ar = (rk + rn) / 2, ai = (ik - inn) / 2;
+        const br = (ik + inn) / 2, bi = (rn - rk) / 2;
+        power[k] = power[k]! + ar * ar + ai * ai + br * br + bi * bi;
+      }
     }
   }
-  re.set(power); im.fill(0);
-  fft.transform(re, im, true);
+  d.fill(0);
+  for (let k = 0; k < size; k++) d[4 * k] = power[k]!;
+  fft.transform(true);
+  const re = new Float64Array(size);
+  for (let k = 0; k < size; k++) re[k] = d[4 * k]!;
   const maxLag = Math.floor(len / 2);
   const ac = new Float64Array(maxLag);
   const zero = Math.abs(re[0]!) || 1;
@@ -650,7 +660,6 @@ function correlateSync(fold: Float64Array, template: Float64Array): { z: number;
   return { z: (max - mean) / sd, dx, dy, fx, fy };
 }
 
-const fft64 = new Fft(BINS);
 function fft2(data: Float64Array): { re: Float64Array; im: Float64Array } {
   const re = new Float64Array(data);
   const im = new Float64Array(data.length);
@@ -663,20 +672,32 @@ function ifft2(reIn: Float64Array, imIn: Float64Array): Float64Array {
   transform2(re, im, true);
   return re;
 }
+/**
+ * 2-D transform: rows, then columns, two lines per call of the paired WebAssembly FFT (lane 0 and
+ * lane 1; the same values as one line at a time with Fft, see dsp.ts). BINS is even.
+ */
 function transform2(re: Float64Array, im: Float64Array, inverse: boolean): void {
-  const r = new Float64Array(BINS);
-  const i = new Float64Array(BINS);
-  for (let y = 0; y < BINS; y++) {
-    for (let x = 0; x < BINS; x++) { r[x] = re[y * BINS + x]!; i[x] = im[y * BINS + x]!; }
-    fft64.transform(r, i, inverse);
-    for (let x = 0; x < BINS; x++) { re[y * BINS + x] = r[x]!; im[y * BINS + x] = i[x]!; }
+  const d = pairedFft64().data;
+  for (let y = 0; y < BINS; y += 2) {
+    const a = y * BINS, b = a + BINS;
+    for (let x = 0; x < BINS; x++) { const o = 4 * x; d[o] = re[a + x]!; d[o + 1] = re[b + x]!; d[o + 2] = im[a + x]!; d[o + 3] = im[b + x]!; }
+    pairedFft64().transform(inverse);
+    for (let x = 0; x < BINS; x++) { const o = 4 * x; re[a + x] = d[o]!; re[b + x] = d[o + 1]!; im[a + x] = d[o + 2]!; im[b + x] = d[o + 3]!; }
   }
-  for (let x = 0; x < BINS; x++) {
-    for (let y = 0; y < BINS; y++) { r[y] = re[y * BINS + x]!; i[y] = im[y * BINS + x]!; }
-    fft64.transform(r, i, inverse);
-    for (let y = 0; y < BINS; y++) { re[y * BINS + x] = r[y]!; im[y * BINS + x] = i[y]!; }
+  for (let x = 0; x < BINS; x += 2) {
+    for (let y = 0; y < BINS; y++) { const o = 4 * y, q = y * BINS + x; d[o] = re[q]!; d[o + 1] = re[q + 1]!; d[o + 2] = im[q]!; d[o + 3] = im[q + 1]!; }
+    pairedFft64().transform(inverse);
+    for (let y = 0; y < BINS; y++) { const o = 4 * y, q = y * BINS + x; re[q] = d[o]!; re[q + 1] = d[o + 1]!; im[q] = d[o + 2]!; im[q + 1] = d[o + 3]!; }
   }
 }
+/** One paired FFT per size, reused across calls (the transform keeps no state between them). */
+const pairedFfts = new Map<number, PairedFft>();
+function pairedFft(size: number): PairedFft {
+  let f = pairedFfts.get(size);
+  if (!f) { f = new PairedFft(size); pairedFfts.set(size, f); }
+  return f;
+}
+const pairedFft64 = () => pairedFft(BINS);
 
 // ---------------------------------------------------------------------------------------------
 // Encoded-image helpers (sharp): keep the container, mark, re-encode at high quality.
