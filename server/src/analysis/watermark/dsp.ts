@@ -1,7 +1,9 @@
 /**
- * Small signal-processing helpers shared by the watermark schemes: a radix-2 FFT that transforms
- * two real frames per call, an arbitrary-ratio windowed-sinc resampler, and a seeded PRNG so the
- * embedder and the detector derive the same pseudo-random layout from a key string.
+ * Small signal-processing helpers shared by the watermark schemes: a radix-2 FFT (`Fft`, plain
+ * JavaScript, the reference) and the same transform two at a time in WebAssembly SIMD
+ * (`PairedFft`, what the schemes run; bit-identical to Fft, a test checks), an arbitrary-ratio
+ * windowed-sinc resampler, and a seeded PRNG so the embedder and the detector derive the same
+ * pseudo-random layout from a key string.
  */
 import { createHash } from 'node:crypto';
 import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
