@@ -28,9 +28,11 @@
  *   alignment on unmarked audio). The best four per phase are Viterbi-decoded. When no window
  *   decodes alone, windows are combined at a common alignment (joint sync, see
  *   detectAudioWatermark). Decision: CRC match, z ≥ 2.5, ≤ 22 coded-bit errors.
- * - Known limits (measured, docs/watermarking.md): speed and tempo changes (a peak this narrow
- *   needs ~0.05 % time-scale steps) and Opus 32 kbps (probably because its coarse band energies
- *   and re-synthesised fine structure move R by more than a quarter lattice step; not verified).
+ * - Known limits (measured, docs/watermarking.md): tempo changes that keep the pitch, resampling
+ *   speed changes unless the opt-in time-scale search runs (a peak this narrow needs ~0.05 %
+ *   time-scale steps), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.11
+ *   (bench/wm-audio-diag.ts), i.e. the codec moves R by more than a quarter lattice step almost
+ *   everywhere.
  */
 import { PairedFft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, toHex, viterbiDecode } from './ecc.js';
