@@ -1,7 +1,8 @@
 /**
  * Audio watermark diagnostics behind the design notes in docs/watermarking.md: how fast speech
  * band log-ratios move when the analysis framing shifts, how wide the sync peak is, and which
- * band pairs still carry the mark after noise and codecs, and how the time-scale search
+ * band pairs still carry the mark after noise and codecs, whether any band layout keeps its
+ * energy ratios through Opus 32 kbps, and how the time-scale search
  * estimates a speed change and how precisely it has to undo it.
  * Host: the first bench host (asterisk prompts, every 7th file, concatenated to ≥ 10 s).
  *
@@ -12,8 +13,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { AUDIO_WM_RATE, audioAlignmentScore, detectAudioWatermark, embedAudioWatermark, pairLatticeFit, ratioShiftSensitivity, snrDb, timeScaleCandidates } from '../server/src/analysis/watermark/audio-watermark.js';
-import { resample } from '../server/src/analysis/watermark/dsp.js';
+import { AUDIO_WM_RATE, audioAlignmentScore, DEFAULT_AUDIO_DELTA, detectAudioWatermark, embedAudioWatermark, pairLatticeFit, ratioShiftSensitivity, snrDb, timeScaleCandidates } from '../server/src/analysis/watermark/audio-watermark.js';
+import { Fft, resample } from '../server/src/analysis/watermark/dsp.js';
 import { payloadFromMessage } from '../server/src/analysis/watermark/ecc.js';
 import { decodeAudio } from '../server/src/analysis/watermark/ffmpeg.js';
 
@@ -68,6 +69,35 @@ async function main() {
   console.log('  pair'.padEnd(14) + Array.from({ length: 10 }, (_, i) => String(i).padStart(6)).join(''));
   for (const [name, x] of rows) console.log(`  ${name}`.padEnd(14) + pairLatticeFit(x).map((q) => q.fit.toFixed(2).padStart(6)).join(''));
 
+  // Does any band layout keep its energy ratios through Opus? Codec error on the UNMARKED host:
+  // per band pair, how far each 100 ms tile's log-ratio moves, as the weighted mean of
+  // e^{i·4π·ΔR/Δ} (1 = every ratio kept to a small fraction of a lattice step, 0 = moved by a
+  // quarter step or more at random). Layouts: the scheme's own pairs, and adjacent bands of Opus's
+  // CELT band layout (200 Hz wide up to 1.6 kHz, then 400 Hz), which CELT codes energies for.
+  const hostCodec = async (ext: string, args: string[]) => {
+    writeFileSync(join(work, 'h.raw'), Buffer.from(host.buffer, host.byteOffset, host.byteLength));
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'f32le', '-ar', String(AUDIO_WM_RATE), '-ac', '1', '-i', join(work, 'h.raw'), ...args, join(work, `hc.${ext}`)]);
+    return decodeAudio(join(work, `hc.${ext}`), { sampleRate: AUDIO_WM_RATE, channels: 1 });
+  };
+  const layouts: Array<[string, number[], boolean]> = [
+    // [name, band edges in 31.25 Hz bins, disjoint pairs (the scheme's) or every adjacent pair]
+    ['scheme pairs', [5, 8, 11, 14, 17, 20, 23, 26, 29, 32, 36, 41, 45, 51, 57, 64, 71, 80, 89, 100, 112], true],
+    ['CELT bands', [200, 400, 600, 800, 1000, 1200, 1400, 1600, 2000, 2400, 2800, 3200].map((hz) => Math.round(hz / 31.25)), false],
+  ];
+  const before = tilePowers(host);
+  console.log(`codec error on the unmarked host per band pair, |mean w·exp(i·4π·ΔR/Δ)| with Δ = ${DEFAULT_AUDIO_DELTA} (1 = ratios kept, 0 = lost)`);
+  for (const [name, args, ext] of [
+    ['mp3 64k', ['-c:a', 'libmp3lame', '-b:a', '64k'], 'mp3'],
+    ['aac 64k', ['-ar', '44100', '-c:a', 'aac', '-b:a', '64k'], 'm4a'],
+    ['opus 32k', ['-ar', '48000', '-c:a', 'libopus', '-b:a', '32k'], 'ogg'],
+    ['opus 32k CELT only', ['-ar', '48000', '-c:a', 'libopus', '-b:a', '32k', '-application', 'lowdelay'], 'ogg'],
+  ] as Array<[string, string[], string]>) {
+    const after = tilePowers(await hostCodec(ext, args));
+    for (const [layout, edges, disjoint] of layouts) {
+      console.log(`  ${name.padEnd(20)} ${layout.padEnd(13)}` + ratioKept(before, after, edges, disjoint).map((v) => v.toFixed(2).padStart(6)).join(''));
+    }
+  }
+
   // Time-scale search: how far off an undo may be, and what the period-lag estimate gives.
   const played = (speed: number, x = marked) => {
     writeFileSync(join(work, 's.raw'), Buffer.from(x.buffer, x.byteOffset, x.byteLength));
@@ -88,4 +118,45 @@ async function main() {
     console.log(`  ${speed.toFixed(4)}: marked ${fmt(m)} | unmarked ${fmt(u)}`);
   }
 }
+/** Power spectra (Hann 512, hop 100, bins 0…255) summed over 100 ms tiles (16 frames): tiles[t][k]. */
+function tilePowers(x: Float32Array): Float64Array[] {
+  const fft = new Fft(512);
+  const win = Float64Array.from({ length: 512 }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / 512));
+  const tiles: Float64Array[] = [];
+  const re = new Float64Array(512), im = new Float64Array(512);
+  for (let t = 0; (t + 1) * 1600 + 512 <= x.length; t++) {
+    const acc = new Float64Array(256);
+    for (let f = 0; f < 16; f++) {
+      const s0 = t * 1600 + f * 100;
+      for (let i = 0; i < 512; i++) { re[i] = x[s0 + i]! * win[i]!; im[i] = 0; }
+      fft.transform(re, im);
+      for (let k = 0; k < 256; k++) acc[k] = acc[k]! + re[k]! * re[k]! + im[k]! * im[k]!;
+    }
+    tiles.push(acc);
+  }
+  return tiles;
+}
+
+/** Per band pair: |Σ w·exp(i·4π·(R_after − R_before)/Δ)| / Σ w, w from the weaker band's share of the tile energy. */
+function ratioKept(before: Float64Array[], after: Float64Array[], edges: number[], disjoint: boolean): number[] {
+  const band = (tile: Float64Array, b: number) => { let e = 0; for (let k = edges[b]!; k < edges[b + 1]!; k++) e += tile[k]!; return e + 1e-20; };
+  const out: number[] = [];
+  for (let b = 0; b + 2 < edges.length; b += disjoint ? 2 : 1) {
+    let re = 0, im = 0, ws = 0;
+    for (let t = 0; t < Math.min(before.length, after.length); t++) {
+      const e1 = band(before[t]!, b), e2 = band(before[t]!, b + 1);
+      let total = 0;
+      for (let c = 0; c + 1 < edges.length; c++) total += band(before[t]!, c);
+      const share = ((edges.length - 1) * Math.min(e1, e2)) / total;
+      const w = share / (share + 0.005);
+      const d = Math.log(band(after[t]!, b) / band(after[t]!, b + 1)) - Math.log(e1 / e2);
+      re += w * Math.cos((4 * Math.PI * d) / DEFAULT_AUDIO_DELTA);
+      im += w * Math.sin((4 * Math.PI * d) / DEFAULT_AUDIO_DELTA);
+      ws += w;
+    }
+    out.push(Math.hypot(re, im) / Math.max(1e-12, ws));
+  }
+  return out;
+}
+
 main().catch((e) => { console.error(e); process.exit(1); });
