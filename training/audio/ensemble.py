@@ -26,6 +26,16 @@ FRONT_NODE = "/front/"      # torch.onnx names the front-end module's nodes /fro
 FRONT_WEIGHT = "front."     # and its fixed tensors front.kernel (STFT) and front.fb (filterbank)
 
 
+
+def save_checked(model, outdir: Path) -> str:
+    """Checks an ONNX model, writes it as outdir/model.onnx and returns the file's sha256 (the
+    value a manifest's `sha256` or `members` entry records). Shared with extract_member.py."""
+    onnx.checker.check_model(model)
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / "model.onnx"
+    onnx.save(model, str(path))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
 def _canonical(node, prefix):
     """A node's bytes with its member prefix removed, to compare two members' nodes."""
     copy = onnx.NodeProto()
@@ -146,13 +156,8 @@ def main():
     )
     model = helper.make_model(graph, opset_imports=list(graphs[0].opset_import), producer_name="discern training/audio/ensemble.py")
     model.ir_version = graphs[0].ir_version
-    onnx.checker.check_model(model)
-
     outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    onnx_path = outdir / "model.onnx"
-    onnx.save(model, str(onnx_path))
-    sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    sha = save_checked(model, outdir)
     manifests = [json.loads((f / "model.json").read_text()) for f in folders]
     manifest = dict(manifests[0])
     manifest["version"] = args.version
@@ -163,6 +168,7 @@ def main():
     ]
     manifest["output"]["meaning"] = "mean of the members' probabilities that the chunk is synthetic speech (higher = more likely synthetic)"
     (outdir / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    onnx_path = outdir / "model.onnx"
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB) sha256 {sha}; run eval-audio --calibrate to measure it")
 
 

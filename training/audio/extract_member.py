@@ -15,12 +15,13 @@ The member's model.json is the ensemble's manifest with the member's name, versi
 no threshold or metrics (those belonged to the ensemble), and `recovered_from` naming the source.
 """
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import onnx
 from onnx import helper
+
+from ensemble import save_checked
 
 LETTERS = "abcdefgh"
 
@@ -105,20 +106,15 @@ def main():
     model = helper.make_model(graph, opset_imports=list(ensemble.opset_import), producer_name=args.producer,
                               producer_version=args.producer_version)
     model.ir_version = ensemble.ir_version
-    onnx.checker.check_model(model)
-
     outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    path = outdir / "model.onnx"
-    onnx.save(model, str(path))
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha = save_checked(model, outdir)
     entry = members[args.member]
     out = {k: v for k, v in manifest.items() if k not in ("members", "threshold", "metrics")}
     out.update(name=entry["name"], version=entry["version"], sha256=sha,
                recovered_from=f"{manifest['name']} {manifest['version']} member {args.member}")
     (outdir / "model.json").write_text(json.dumps(out, indent=2) + "\n")
     same = sha == entry["sha256"]
-    print(f"wrote {path}: {entry['name']} {entry['version']}, sha256 {sha} "
+    print(f"wrote {outdir / 'model.onnx'}: {entry['name']} {entry['version']}, sha256 {sha} "
           f"{'matches' if same else 'DIFFERS from'} the manifest's {entry['sha256']}")
     if not same:
         raise SystemExit(1)
