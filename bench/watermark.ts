@@ -79,14 +79,18 @@ const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - 
 async function audioHosts(): Promise<Float32Array[]> {
   // WM_AUDIO_HOSTSET=tune: a disjoint tuning set (French prompts, other klettres files) for
   // choosing scheme parameters, so the standard English hosts stay a held-out check.
+  // WM_AUDIO_HOSTSET=more: the English prompts the standard set skips (all but every 7th), for a
+  // larger held-out check (about 120 hosts).
   const tune = AUDIO_HOSTSET === 'tune';
-  const g722 = walk(join(HOSTS, tune ? 'asterisk-core-sounds-fr-g722' : 'asterisk-core-sounds-en-g722'), (p) => p.endsWith('.g722'));
+  const more = AUDIO_HOSTSET === 'more';
+  const allG722 = walk(join(HOSTS, tune ? 'asterisk-core-sounds-fr-g722' : 'asterisk-core-sounds-en-g722'), (p) => p.endsWith('.g722'));
+  const g722 = more ? allG722.filter((_, i) => i % 7 !== 0) : allG722;
   // Concatenate consecutive prompts into ~10 s hosts (prompts alone are 1–4 s).
   const hosts: Float32Array[] = [];
   let acc: Float32Array[] = [];
   let len = 0;
-  // The tuning set takes every other French prompt (enough for ~70 hosts); the standard set every 7th English one.
-  for (let i = 0; i < g722.length && hosts.length < N_AUDIO; i += tune ? 2 : 7) {
+  // The tuning set takes every other French prompt (~70 hosts), "more" every remaining English one, the standard set every 7th English one.
+  for (let i = 0; i < g722.length && hosts.length < N_AUDIO; i += tune ? 2 : more ? 1 : 7) {
     const x = await decodeAudio(g722[i]!, { sampleRate: AUDIO_WM_RATE, channels: 1 }).catch(() => null);
     if (!x) continue;
     acc.push(x); len += x.length;
@@ -99,7 +103,7 @@ async function audioHosts(): Promise<Float32Array[]> {
   if (ogg.length) {
     // One music-like host: klettres syllables low-passed to 1 kHz ("energy only below 1 kHz").
     const parts: Float32Array[] = [];
-    for (let i = tune ? 18 : 0; i < ogg.length && parts.reduce((s, p) => s + p.length, 0) < 10 * AUDIO_WM_RATE; i += 37) parts.push(await decodeAudio(ogg[i]!, { sampleRate: AUDIO_WM_RATE, channels: 1 }));
+    for (let i = tune ? 18 : more ? 9 : 0; i < ogg.length && parts.reduce((s, p) => s + p.length, 0) < 10 * AUDIO_WM_RATE; i += 37) parts.push(await decodeAudio(ogg[i]!, { sampleRate: AUDIO_WM_RATE, channels: 1 }));
     const h = new Float32Array(parts.reduce((s, p) => s + p.length, 0)); let o = 0; for (const p of parts) { h.set(p, o); o += p.length; }
     hosts.push(h);
   }
