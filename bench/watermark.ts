@@ -89,7 +89,8 @@ async function audioHosts(): Promise<Float32Array[]> {
   const hosts: Float32Array[] = [];
   let acc: Float32Array[] = [];
   let len = 0;
-  // The tuning set takes every other French prompt (~70 hosts), "more" every remaining English one, the standard set every 7th English one.
+  // Standard: every 7th English prompt; tune: every other French one (~70 hosts); more: every
+  // English prompt the standard set skips.
   for (let i = 0; i < g722.length && hosts.length < N_AUDIO; i += tune ? 2 : more ? 1 : 7) {
     const x = await decodeAudio(g722[i]!, { sampleRate: AUDIO_WM_RATE, channels: 1 }).catch(() => null);
     if (!x) continue;

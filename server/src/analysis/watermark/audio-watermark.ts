@@ -32,7 +32,7 @@
  *   detectAudioWatermark). Decision: CRC match, z ≥ 2.5, ≤ 22 coded-bit errors.
  * - Known limits (measured, docs/watermarking.md): tempo changes that keep the pitch, resampling
  *   speed changes unless the opt-in time-scale search runs (a peak this narrow needs ~0.05 %
- *   time-scale steps), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.11
+ *   time-scale steps), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.12
  *   (bench/wm-audio-diag.ts), i.e. the codec moves R by more than a quarter lattice step almost
  *   everywhere.
  */
@@ -328,10 +328,10 @@ function frameTables(e: Float64Array, frames: number): FrameTables {
 
 /**
  * Cell statistics of the tile starting at frame a: R[p] = ln of the ratio of the two bands'
- * tapered energy sums, over the pair's step factor (PAIR_STEP_SCALE). A slot gain scales every frame of the slot, so R moves by the commanded
- * amount, and a sum is led by the strong frames, which added noise or a codec barely moves
- * (a mean of per-frame log ratios, version 2's statistic, gave weak frames as much say and lost
- * the mark after white noise at 30 dB SNR). W[p] = reliability 0–1 from the energy share
+ * tapered energy sums, divided by the pair's step factor (PAIR_STEP_SCALE). A slot gain scales
+ * every frame of the slot, so R moves by the commanded amount, and a sum is led by the strong
+ * frames, which added noise or a codec barely moves (a mean of per-frame log ratios, version 2's
+ * statistic, gave weak frames as much say and lost the mark after white noise at 30 dB SNR). W[p] = reliability 0–1 from the energy share
  * (SHARE_KNEE); WN[p] = W[p] also scaled by the band's SNR over the noise floor (SNR_KNEE);
  * S1/S2 = the two sums (for the embedder's cost split).
  */
