@@ -8,6 +8,7 @@ CACHE="${1:-${DISCERN_WM_HOSTS:-bench/data/watermark-hosts}}"
 mkdir -p "$CACHE/debs" "$CACHE/extract"
 CACHE="$(cd "$CACHE" && pwd)"
 AUDIO_PACKAGES=(asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722
+                asterisk-core-sounds-es-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722
                 klettres-data alsa-utils)
 IMAGE_PACKAGES=(plasma-workspace-wallpapers mate-backgrounds opencv-doc labelme-examples)
 # Other tools in this repository may already hold the same .deb files; reuse them when present.
