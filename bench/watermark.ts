@@ -80,7 +80,7 @@ async function audioHosts(): Promise<Float32Array[]> {
   // WM_AUDIO_HOSTSET=tune: a disjoint tuning set (French prompts, other klettres files) for
   // choosing scheme parameters, so the standard English hosts stay a held-out check.
   // WM_AUDIO_HOSTSET=more: the English prompts the standard set skips (all but every 7th), for a
-  // larger held-out check (about 120 hosts).
+  // larger held-out check.
   const tune = AUDIO_HOSTSET === 'tune';
   const more = AUDIO_HOSTSET === 'more';
   const allG722 = walk(join(HOSTS, tune ? 'asterisk-core-sounds-fr-g722' : 'asterisk-core-sounds-en-g722'), (p) => p.endsWith('.g722'));
@@ -89,7 +89,7 @@ async function audioHosts(): Promise<Float32Array[]> {
   const hosts: Float32Array[] = [];
   let acc: Float32Array[] = [];
   let len = 0;
-  // Standard: every 7th English prompt; tune: every other French one (~70 hosts); more: every
+  // Standard: every 7th English prompt; tune: every other French one; more: every
   // English prompt the standard set skips.
   for (let i = 0; i < g722.length && hosts.length < N_AUDIO; i += tune ? 2 : more ? 1 : 7) {
     const x = await decodeAudio(g722[i]!, { sampleRate: AUDIO_WM_RATE, channels: 1 }).catch(() => null);
@@ -227,8 +227,9 @@ async function benchAudio() {
   else console.log(`\nfalse positives: ${flagged}/${clips} unmarked 3 s clips flagged (${(100 * flagged / Math.max(1, clips)).toFixed(2)}%); CRC passed by chance on ${crcPass}; sync z: median ${pct(zs, 0.5).toFixed(2)}, p99 ${pct(zs, 0.99).toFixed(2)}, max ${Math.max(...zs).toFixed(2)}; detection ${(fpSec * 1000 / fpMs).toFixed(0)}× real time on 3 s clips`);
   // Long unmarked files: here the joint combination of windows runs too (a 3 s clip is a
   // single window), with its own decodes and chance CRC passes.
-  // Every packaged asterisk language (en, fr, es, it, ru: 786 files) and the klettres syllables,
-  // read from the end of this list and cut into consecutive 10 s files.
+  // Every packaged asterisk language (en, fr, es, it, ru) and the klettres syllables, read from
+  // the end of this list and cut into consecutive 10 s files (1095 in all, 786 of them asterisk,
+  // in the run quoted in docs/watermarking.md).
   const longSources = [
     ...walk(join(HOSTS, 'klettres-data'), (p) => p.endsWith('.ogg')),
     ...sources,
