@@ -75,10 +75,13 @@ describe('watermark endpoints', () => {
     expect(detected.json.item.metrics.confidence).toBeGreaterThan(0.5);
     const clean = await api(server, 'POST', '/api/v2/watermark/detect', { form: await fileForm('file', speech, 'speech.wav'), headers: { prefer: 'wait' } });
     expect(clean.json.item.metrics.has_watermark).toBe(false);
-    // The time-scale search extension: accepted as a form field, and still no mark on clean speech.
+    // The time-scale search extension: accepted as a form field either way, and still no mark on
+    // clean speech; off, the marked file is still found (at nominal speed).
     const searched = await api(server, 'POST', '/api/v2/watermark/detect', { form: await fileForm('file', speech, 'speech.wav', { time_scale_search: 'true' }), headers: { prefer: 'wait' } });
     expect(searched.json.item.status).toBe('completed');
     expect(searched.json.item.metrics.has_watermark).toBe(false);
+    const unsearched = await api(server, 'POST', '/api/v2/watermark/detect', { form: await fileForm('file', marked, 'marked.wav', { time_scale_search: 'false' }), headers: { prefer: 'wait' } });
+    expect(unsearched.json.item.metrics.has_watermark).toBe(true);
     const wrongType = await api(server, 'POST', '/api/v2/watermark/detect', { form: await fileForm('file', speech, 'speech.wav', { time_scale_search: 'maybe' }) });
     expect(wrongType.status).toBe(400);
     expect(wrongType.json.message).toMatch(/time_scale_search/);

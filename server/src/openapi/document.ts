@@ -119,7 +119,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             media_token: { type: 'string' },
             strength: { type: 'number', minimum: 0, maximum: 1, default: 0.2 },
             custom_message: { type: 'string', default: 'resembleai' },
-            time_scale_search: { type: 'boolean', default: false, description: 'Extension, detect only: also look for audio marks played up to ±5 % faster or slower (resampling speed change); several times slower when nothing is found at nominal speed' },
+            time_scale_search: { type: 'boolean', description: 'Extension, detect only, audio: marks played up to ±5 % faster or slower (resampling speed change). Absent: looked for automatically on inputs of about 6 s or more, searching only speed estimates whose evidence stands out. true: also search weak estimates (finds marks on hosts with little energy above 1 kHz; several times slower when nothing is found). false: nominal speed only.' },
           },
         },
         WatermarkEnvelope: {

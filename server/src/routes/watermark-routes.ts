@@ -14,7 +14,8 @@ const WatermarkInput = z
     media_token: z.string().optional(),
     strength: z.union([z.number(), z.string().regex(/^\d*\.?\d+$/, 'strength must be a number').transform(Number)]).pipe(z.number().min(0, 'strength must be between 0 and 1').max(1, 'strength must be between 0 and 1')).optional(),
     custom_message: z.string().max(1000, 'custom_message is limited to 1000 characters').optional(),
-    // Extension (detect, audio and video soundtracks): also search ±5 % speed changes.
+    // Extension (detect, audio and video soundtracks): true = also try weak ±5 % speed
+    // estimates, false = no speed search; absent = the automatic search.
     time_scale_search: flexibleBoolean.optional(),
   })
   .passthrough();
@@ -36,7 +37,7 @@ export async function watermarkRoutes(app: FastifyInstance, ctx: AppContext): Pr
       // Apply marks "resembleai" unless told otherwise (contract default). Detect only insists on
       // a message when one is given, so marks made with any message are still found.
       custom_message: parsed.data.custom_message ?? (kind === 'apply' ? 'resembleai' : null),
-      time_scale_search: parsed.data.time_scale_search ?? false,
+      ...(parsed.data.time_scale_search !== undefined ? { time_scale_search: parsed.data.time_scale_search } : {}),
     });
     if (wantsWait(request)) {
       row = await ctx.watermarkService.waitForTerminal(team, row.id, kind, config.DISCERN_WAIT_TIMEOUT_SECONDS * 1000);

@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AnalysisError } from '../analysis/types.js';
+import type { TimeScaleSearch } from '../analysis/watermark/audio-watermark.js';
 import { applyWatermarkToFile, detectWatermarkInFile } from '../analysis/watermark/media-watermark.js';
 import type { Config } from '../config.js';
 import { notFound } from '../errors.js';
@@ -20,11 +21,20 @@ export interface WatermarkOptions {
   strength: number;
   /** Apply: the message to embed. Detect: when given, the mark must also carry this message. */
   custom_message: string | null;
-  /** Detect: also look for audio marks played up to ±5 % faster or slower (slower search). */
+  /**
+   * Detect, audio: marks played up to ±5 % faster or slower are looked for by default where the
+   * mark's period stands out (audio-watermark.ts, 'auto'); true also tries weak estimates
+   * (slower on unmarked input), false skips the search.
+   */
   time_scale_search?: boolean;
 }
 
 export type WatermarkKind = 'apply' | 'detect';
+
+/** The API's boolean (absent = the default) as the detector's search mode. */
+function timeScaleMode(requested: boolean | undefined): TimeScaleSearch {
+  return requested === undefined ? 'auto' : requested ? 'full' : 'off';
+}
 
 /** The error Resemble's watermark endpoints use for unreadable media. */
 export const INVALID_MEDIA = 'File must be valid media format';
@@ -141,7 +151,7 @@ export class WatermarkService {
         const { outputPath: _ignored, ...details } = result as unknown as Record<string, unknown>;
         await this.finish(id, { status: 'completed', media_type: probe.mediaType, output_key: outputKey, metrics: JSON.stringify({ applied: true, ...details }) });
       } else {
-        const result = await detectWatermarkInFile({ inputPath, mediaType: probe.mediaType, message: options.custom_message, timeScaleSearch: options.time_scale_search ?? false });
+        const result = await detectWatermarkInFile({ inputPath, mediaType: probe.mediaType, message: options.custom_message, timeScaleSearch: timeScaleMode(options.time_scale_search) });
         await this.finish(id, { status: 'completed', media_type: probe.mediaType, metrics: JSON.stringify(result) });
       }
     } catch (error) {

@@ -806,10 +806,13 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
   const delta = options.delta ?? DEFAULT_AUDIO_DELTA;
   const nominal = detectAtNominalSpeed(x16, delta);
   let best = nominal;
-  if (!nominal.accepted && options.searchTimeScale) {
+  const mode = options.timeScaleSearch ?? 'auto';
+  if (!nominal.accepted && mode !== 'off') {
     // Played faster or slower: estimate the factor from the mark's own period, undo it by
     // resampling (which restores time and frequency alike) and search again at nominal speed.
-    const candidates = timeScaleCandidates(x16);
+    // By default only estimates whose period peak stands well clear of what unmarked audio
+    // shows get that search (TIME_SCALE_AUTO_Z), so unmarked input pays for the scan alone.
+    const candidates = timeScaleCandidates(x16).filter((c) => mode === 'full' || c.z >= TIME_SCALE_AUTO_Z);
     for (const { speed } of candidates) {
       const undone = detectAtNominalSpeed(resample(x16, AUDIO_WM_RATE, AUDIO_WM_RATE * speed), delta);
       // Strict rule only: each candidate is one more full search that a chance CRC pass could win.
@@ -826,16 +829,24 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
   return { ...detection, has_watermark: detected, confidence: confidenceOf(detection.sync_z, detection.crc_ok, detected) };
 }
 
+export type TimeScaleSearch = 'off' | 'auto' | 'full';
+
 export interface AudioDetectOptions {
   delta?: number;
   /** has_watermark also requires this payload. */
   expectedPayload?: Uint8Array;
   /**
-   * Also look for marks played ±5 % faster or slower (resampling speed change: time and pitch).
-   * Only runs when nothing is found at nominal speed; costs roughly one more search per
-   * candidate plus the period scan (see timeScaleCandidates), so it is off by default.
+   * Marks played up to ±5 % faster or slower (resampling speed change: time and pitch), looked
+   * for only when nothing is found at nominal speed, on inputs of about 5.7 s or more:
+   * - 'auto' (default): the period scan (timeScaleCandidates, about half the cost of the
+   *   nominal search on a 10 s file), then one more full search per estimate whose period z
+   *   reaches TIME_SCALE_AUTO_Z — speech marks do, unmarked audio does not;
+   * - 'full': one more full search for each of the best three estimates whatever their z,
+   *   which also finds weak marks (a host with almost no energy above 1 kHz) at several times
+   *   the cost on unmarked input;
+   * - 'off': nominal speed only.
    */
-  searchTimeScale?: boolean;
+  timeScaleSearch?: TimeScaleSearch;
 }
 
 type NominalDetection = AudioDetection & { accepted: boolean; decodedPayload: Uint8Array | null };
@@ -1085,12 +1096,28 @@ export function pairLatticeFit(x16: Float32Array, noiseAware = true, delta = DEF
  * gets no estimate.
  */
 const TIME_SCALE_MAX = 0.05;
-const TIME_SCALE_STEP = 0.005;
-/** Lags are scanned ±0.35 % around each scale's nominal period (the grid is 0.5 %). */
-const TIME_SCALE_SPREAD = 0.0035;
+/** Band layouts of the coarse scan are scaled in 1 % steps; each covers the speeds within ±0.5 %. */
+const TIME_SCALE_TILE_STEP = 0.01;
+/** ... and refinement layouts in 0.25 % steps, so the refinements of nearby peaks share them. */
+const TIME_SCALE_FINE_STEP = 0.0025;
+/** Speeds this close to nominal are the ordinary search's (its sync peak tolerates them). */
+const TIME_SCALE_NOMINAL_REACH = 0.0015;
+/** The coarse scan reaches this far past TIME_SCALE_MAX. */
+const TIME_SCALE_EDGE = 0.0035;
+/** Map keys for scaled layouts: scales computed two ways land on one key. */
+const onGrid = (scale: number) => Math.round(scale * 1e6) / 1e6;
 const TIME_SCALE_FIRST_PAIR = 5;
 /** Best distinct estimates tried by the full search; each costs one search of the file. */
 const TIME_SCALE_CANDIDATES = 3;
+/**
+ * The automatic search (the default) only searches estimates whose period z reaches this. A
+ * cost gate: the strict decision rule still guards every search it lets through. Measured with
+ * this scan (one-off scripts, docs/watermarking.md): the best estimate of 1095 unmarked 10 s
+ * files reached z 9.32 at most (99.9th percentile 8.90, median 5.44); marked tuning hosts
+ * (French prompts) at 0.95, 0.97, 1.03, 1.05 gave the true speed z ≥ 14.4, and ≥ 18.5 after
+ * MP3 64 kbps on top; hosts low-passed at 900 Hz only 6.2–13.6, so those need 'full'.
+ */
+const TIME_SCALE_AUTO_Z = 10;
 /** Coarse peaks refined before the best TIME_SCALE_CANDIDATES are kept. */
 const TIME_SCALE_REFINED = 5;
 /** The scan reads at most this much of the input (a few periods are enough). */
@@ -1108,22 +1135,23 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
   // Tiles a period apart must overlap for at least a period (about 5.7 s of input at −5 %).
   if (x.length < (2 * periodSamples) / (1 - TIME_SCALE_MAX)) return [];
   const fft = sharedFft();
-  const win = ANALYSIS_WINDOW;
-  const perPhase = PHASES.map((ph) => {
-    const { frames, power } = analysisPowers(x.subarray(ph), fft, win);
-    return { frames, power, et: frameEnergies(power, frames) };
-  });
+  const perPhase = PHASES.map((ph) => phaseTables(x.subarray(ph), fft));
+  const tileCache = new Map<number, HighTiles[]>();
   const tilesAt = (scale: number) => {
-    const tw = taper(taperN(FRAMES_PER_SLOT / scale));
-    return perPhase.map(({ frames, power, et }) => scaledHighTiles(power, frames, et, scale, tw));
+    let tiles = tileCache.get(scale);
+    if (!tiles) {
+      const n = taperN(FRAMES_PER_SLOT / scale);
+      tiles = perPhase.map((t) => scaledHighTiles(t, scale, n));
+      tileCache.set(scale, tiles);
+    }
+    return tiles;
   };
-  /** Local maxima of the lag z over ±spread around the period at `scale`, as speed estimates. */
-  const peaks = (scale: number, spread: number, tiles: ReturnType<typeof tilesAt>) => {
-    const centre = periodSamples / scale;
-    const lo = Math.ceil((centre * (1 - spread)) / LAG_STEP);
-    const hi = Math.floor((centre * (1 + spread)) / LAG_STEP);
+  /** Local maxima of the lag z for speeds in [slow, fast], as speed estimates. */
+  const peaks = (slow: number, fast: number, tiles: HighTiles[], multiples: readonly number[]) => {
+    const lo = Math.ceil(periodSamples / fast / LAG_STEP);
+    const hi = Math.floor(periodSamples / slow / LAG_STEP);
     const zs: number[] = [];
-    for (let l = lo; l <= hi; l++) zs.push(periodLagZ(tiles, l * LAG_STEP));
+    for (let l = lo; l <= hi; l++) zs.push(periodLagZ(tiles, l * LAG_STEP, multiples));
     const out: Array<{ speed: number; z: number }> = [];
     for (let j = 0; j < zs.length; j++) {
       const z = zs[j]!;
@@ -1139,21 +1167,29 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
     }
     return out;
   };
+  // Coarse scan: every lag for speeds 0.15–5.35 % off nominal (the nominal search covers
+  // ±0.15 %), each read with the band layout at the nearest 1 % scale and one period apart only.
   const found: Array<{ speed: number; z: number }> = [];
-  const steps = Math.round(TIME_SCALE_MAX / TIME_SCALE_STEP);
-  for (let i = -steps; i <= steps; i++) {
-    if (i === 0) continue; // nominal speed: the ordinary search already tried it
-    const scale = 1 + i * TIME_SCALE_STEP;
-    found.push(...peaks(scale, TIME_SCALE_SPREAD, tilesAt(scale)));
+  const grid = Math.round(TIME_SCALE_MAX / TIME_SCALE_TILE_STEP);
+  for (let k = 1; k <= grid; k++) {
+    const near = Math.max(TIME_SCALE_NOMINAL_REACH, (k - 0.5) * TIME_SCALE_TILE_STEP);
+    const far = k === grid ? TIME_SCALE_MAX + TIME_SCALE_EDGE : (k + 0.5) * TIME_SCALE_TILE_STEP;
+    for (const sign of [1, -1]) {
+      const tiles = tilesAt(onGrid(1 + sign * k * TIME_SCALE_TILE_STEP));
+      found.push(...(sign > 0 ? peaks(1 + near, 1 + far, tiles, [1]) : peaks(1 - far, 1 - near, tiles, [1])));
+    }
   }
   found.sort((a, b) => b.z - a.z);
-  // Refine the strongest coarse peaks: the band layout scaled by the estimate itself (a grid
-  // scale up to 0.25 % off blurs the peak and biases it), lags within ±0.15 %, twice. A chance
-  // peak usually collapses under refinement; the mark's sharpens.
+  // Refine the strongest coarse peaks: the band layout scaled to within 0.125 % of the estimate
+  // (a layout 0.5 % off blurs the peak and biases it), lags within ±0.15 %, tiles one and two
+  // periods apart, twice. A chance peak usually collapses under refinement; the mark's sharpens.
   const refined: Array<{ speed: number; z: number }> = [];
   for (const f of found.slice(0, TIME_SCALE_REFINED)) {
     let r = f;
-    for (let it = 0; it < 2; it++) r = peaks(r.speed, 0.0015, tilesAt(r.speed)).sort((a, b) => b.z - a.z)[0] ?? r;
+    for (let it = 0; it < 2; it++) {
+      const tiles = tilesAt(onGrid(1 + Math.round((r.speed - 1) / TIME_SCALE_FINE_STEP) * TIME_SCALE_FINE_STEP));
+      r = peaks(r.speed * (1 - 0.0015), r.speed * (1 + 0.0015), tiles, [1, 2]).sort((a, b) => b.z - a.z)[0] ?? r;
+    }
     refined.push(r);
   }
   refined.sort((a, b) => b.z - a.z);
@@ -1166,80 +1202,139 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
   return out;
 }
 
-/** Total energy of the bands' bins per frame (the reliability weight's reference; unscaled). */
-function frameEnergies(power: Float64Array, frames: number): Float64Array {
+/**
+ * What the period scan needs of one analysis phase: per frame, the running sum of the power
+ * over bins (cum[j·frames + f] = power of bins POWER_LO … POWER_LO + j − 1 in frame f; stored
+ * by j so a band's pass over the frames reads contiguous rows), so a band with fractional,
+ * scaled edges costs a few lookups per frame whatever its width, and the frame energy over the
+ * bands' bins (the reliability weight's reference; unscaled).
+ */
+interface PhaseTables { frames: number; cum: Float64Array; et: Float64Array }
+function phaseTables(x: Float32Array, fft: PairedFft): PhaseTables {
+  const { frames, power } = analysisPowers(x, fft, ANALYSIS_WINDOW);
+  const cum = new Float64Array(frames * (POWER_BINS + 1));
   const et = new Float64Array(frames);
-  const lo = BAND_EDGE_BINS[0]!, hi = BAND_EDGE_BINS[BANDS]!;
+  const lo = BAND_EDGE_BINS[0]! - POWER_LO, hi = BAND_EDGE_BINS[BANDS]! - POWER_LO;
   for (let f = 0; f < frames; f++) {
-    let t = 0;
-    const base = f * POWER_BINS - POWER_LO;
-    for (let k = lo; k < hi; k++) t += power[base + k]!;
-    et[f] = t;
+    const pb = f * POWER_BINS;
+    let acc = 0;
+    for (let j = 0; j < POWER_BINS; j++) { acc += power[pb + j]!; cum[(j + 1) * frames + f] = acc; }
+    et[f] = cum[hi * frames + f]! - cum[lo * frames + f]!;
   }
-  return et;
+  return { frames, cum, et };
 }
 
 /**
- * Tile ratios and plain weights of the pairs from TIME_SCALE_FIRST_PAIR up, with the band
- * layout scaled by `scale`, at every start frame (the tileAt statistic, restricted).
+ * Where a continuous bin position falls in a frame's running power sums (bin k spans
+ * [k − ½, k + ½)): cum[j] + frac · power[j] is the power below it, the bandSeries overlap
+ * weighting.
  */
-function scaledHighTiles(power: Float64Array, frames: number, et: Float64Array, scale: number, tw: Float64Array): { starts: number; ratio: Float64Array; weight: Float64Array } {
-  const all = bandSeries(power, frames, scale, 2 * TIME_SCALE_FIRST_PAIR);
-  const starts = Math.max(0, frames - tw.length + 1);
-  const ratio = new Float64Array(PAIRS * starts);
-  const weight = new Float64Array(PAIRS * starts);
-  const T = tw.length;
+function cutAt(pos: number): { j: number; frac: number } {
+  const q = Math.min(POWER_BINS, Math.max(0, pos + 0.5 - POWER_LO));
+  const j = Math.min(POWER_BINS - 1, Math.floor(q));
+  return { j, frac: q - j };
+}
+
+/**
+ * S[a] = Σ taper(n)[i] · series[a + i] for a < starts, in O(1) per start: the taper is a box of
+ * n frames convolved with a box of RAMP frames (divided by RAMP), so two running sums give it.
+ * Rounding in the running sums is relative to the whole series, far below a lattice step here.
+ */
+function trapezoidSums(series: Float64Array, from: number, frames: number, n: number, starts: number, out: Float64Array): void {
+  const P = new Float64Array(frames + 1);
+  for (let f = 0; f < frames; f++) P[f + 1] = P[f]! + series[from + f]!;
+  const boxes = frames - RAMP + 1;
+  const Q = new Float64Array(Math.max(1, boxes + 1));
+  for (let f = 0; f < boxes; f++) Q[f + 1] = Q[f]! + (P[f + RAMP]! - P[f]!);
+  for (let a = 0; a < starts; a++) out[a] = Math.max(0, (Q[a + n]! - Q[a]!) / RAMP);
+}
+
+const HIGH_PAIRS = PAIRS - TIME_SCALE_FIRST_PAIR;
+/**
+ * Tiles of the pairs from TIME_SCALE_FIRST_PAIR up, with the band layout scaled by `scale`, at
+ * every start frame (the tileAt statistic with plain weights, restricted), stored as what the
+ * lag statistic multiplies: w·cos(2πu), w·sin(2πu) and w², u = ratio in the pair's own lattice
+ * steps, pair-interleaved per start ([a · HIGH_PAIRS + pair − TIME_SCALE_FIRST_PAIR]).
+ */
+interface HighTiles { starts: number; c: Float64Array; s: Float64Array; w2: Float64Array }
+function scaledHighTiles(t: PhaseTables, scale: number, n: number): HighTiles {
+  const { frames, cum, et } = t;
+  const T = n + RAMP - 1;
+  const starts = Math.max(0, frames - T + 1);
+  const band = new Float64Array(frames);
+  const sums: Float64Array[] = [];
+  for (let b = 2 * TIME_SCALE_FIRST_PAIR; b < BANDS; b++) {
+    const lo = cutAt((BAND_EDGE_BINS[b]! - 0.5) * scale);
+    const hi = cutAt((BAND_EDGE_BINS[b + 1]! - 0.5) * scale);
+    const jl = lo.j * frames, fl = lo.frac, jh = hi.j * frames, fh = hi.frac;
+    for (let f = 0; f < frames; f++) {
+      const below = cum[jh + f]! + fh * (cum[jh + frames + f]! - cum[jh + f]!);
+      const above = cum[jl + f]! + fl * (cum[jl + frames + f]! - cum[jl + f]!);
+      band[f] = below > above ? below - above : 0;
+    }
+    const s = new Float64Array(starts);
+    trapezoidSums(band, 0, frames, n, starts, s);
+    sums.push(s);
+  }
+  const etile = new Float64Array(starts);
+  trapezoidSums(et, 0, frames, n, starts, etile);
+  const c = new Float64Array(HIGH_PAIRS * starts);
+  const s = new Float64Array(HIGH_PAIRS * starts);
+  const w2 = new Float64Array(HIGH_PAIRS * starts);
+  const invDelta = 1 / DEFAULT_AUDIO_DELTA;
   for (let a = 0; a < starts; a++) {
-    let etile = 0;
-    for (let i = 0; i < T; i++) etile += tw[i]! * et[a + i]!;
-    etile += 1e-30;
-    const eps = 1e-6 * etile + 1e-24;
-    for (let p = TIME_SCALE_FIRST_PAIR; p < PAIRS; p++) {
-      const b1 = 2 * p * frames + a, b2 = b1 + frames;
-      let s1 = 0, s2 = 0;
-      for (let i = 0; i < T; i++) { s1 += tw[i]! * all[b1 + i]!; s2 += tw[i]! * all[b2 + i]!; }
-      ratio[p * starts + a] = Math.log((s1 + eps) / (s2 + eps)) * INV_PAIR_STEP_SCALE[p]!; // in the pair's own steps
-      const share = (BANDS * Math.min(s1, s2)) / etile;
+    const e = etile[a]! + 1e-30;
+    const eps = 1e-6 * e + 1e-24;
+    for (let q = 0; q < HIGH_PAIRS; q++) {
+      const s1 = sums[2 * q]![a]!, s2 = sums[2 * q + 1]![a]!;
+      const share = (BANDS * Math.min(s1, s2)) / e;
       const w = share / (share + SHARE_KNEE);
-      weight[p * starts + a] = w > 0.05 ? w : 0;
+      if (!(w > 0.05)) continue;
+      const u = Math.log((s1 + eps) / (s2 + eps)) * INV_PAIR_STEP_SCALE[q + TIME_SCALE_FIRST_PAIR]! * invDelta;
+      const i = a * HIGH_PAIRS + q;
+      c[i] = w * cosTurns(u);
+      s[i] = w * cosTurns(u - 0.25);
+      w2[i] = w * w;
     }
   }
-  return { starts, ratio, weight };
+  return { starts, c, s, w2 };
 }
 
 /**
- * Period self-similarity z at one lag (samples, a multiple of LAG_STEP). Only tiles that start
+ * Period self-similarity z at one lag (samples, a multiple of LAG_STEP): Σ w·w'·cos(2π(u' − u))
+ * over tile pairs one (and two) periods apart, as Σ (c·c' + s·s'). Only tiles that start
  * on a slot boundary sit on lattice points, and the slot grid's offset is unknown, so the sums
  * are kept per position within the slot as played (lag/SLOTS samples, in LAG_STEP classes) and
  * the best window of three neighbouring classes counts: the other ~60 classes would only add
  * noise to the sum.
  */
-function periodLagZ(tiles: Array<{ starts: number; ratio: Float64Array; weight: Float64Array }>, lag: number): number {
+function periodLagZ(tiles: HighTiles[], lag: number, multiples: readonly number[]): number {
   const slot = lag / SLOTS;
   const classes = Math.max(3, Math.round(slot / LAG_STEP));
   const num = new Float64Array(classes), den = new Float64Array(classes);
-  const invDelta = 1 / DEFAULT_AUDIO_DELTA;
+  const perSample = classes / slot;
   // Tile start t = 100·a + 25·pb is frame a of phase pb; t + m·lag is frame a + L of another
   // phase. Two periods apart (m = 2) the tiles sit on the same lattice points too, which adds
   // pairs in files of only a few periods.
-  for (const m of [1, 2]) for (let pb = 0; pb < tiles.length; pb++) {
+  for (const m of multiples) for (let pb = 0; pb < tiles.length; pb++) {
     const base = tiles[pb]!;
     const shifted = pb * LAG_STEP + m * lag;
     const other = tiles[(shifted % ANA_HOP) / LAG_STEP]!;
     const L = Math.floor(shifted / ANA_HOP);
     const n = Math.min(base.starts, other.starts - L);
-    for (let a = 0; a < n; a++) {
-      const t = a * ANA_HOP + pb * LAG_STEP;
-      const c = Math.floor(((t % slot) / slot) * classes) % classes;
+    const bc = base.c, bs = base.s, bw = base.w2, oc = other.c, os = other.s, ow = other.w2;
+    let pos = (pb * LAG_STEP) % slot; // start of tile a within the slot as played
+    for (let a = 0; a < n; a++, pos += ANA_HOP) {
+      while (pos >= slot) pos -= slot;
+      const cl = Math.min(classes - 1, Math.floor(pos * perSample));
+      const ib = a * HIGH_PAIRS, io = (L + a) * HIGH_PAIRS;
       let cn = 0, cd = 0;
-      for (let p = TIME_SCALE_FIRST_PAIR; p < PAIRS; p++) {
-        const w = base.weight[p * base.starts + a]! * other.weight[p * other.starts + L + a]!;
-        if (w === 0) continue;
-        cn += w * cosTurns((other.ratio[p * other.starts + L + a]! - base.ratio[p * base.starts + a]!) * invDelta);
-        cd += w * w;
+      for (let q = 0; q < HIGH_PAIRS; q++) {
+        cn += bc[ib + q]! * oc[io + q]! + bs[ib + q]! * os[io + q]!;
+        cd += bw[ib + q]! * ow[io + q]!;
       }
-      num[c] = num[c]! + cn;
-      den[c] = den[c]! + cd;
+      num[cl] = num[cl]! + cn;
+      den[cl] = den[cl]! + cd;
     }
   }
   let best = -Infinity;

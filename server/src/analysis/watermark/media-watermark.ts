@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnalysisError } from '../types.js';
-import { AUDIO_PERIOD_SECONDS, AUDIO_WM_RATE, audioWatermarkSignal, detectAudioWatermark, type AudioDetection } from './audio-watermark.js';
+import { AUDIO_PERIOD_SECONDS, AUDIO_WM_RATE, audioWatermarkSignal, detectAudioWatermark, type AudioDetection, type TimeScaleSearch } from './audio-watermark.js';
 import { payloadFromMessage, toHex } from './ecc.js';
 import { MediaToolError, probe, runTool, type ProbeInfo, type ProbeStream } from './ffmpeg.js';
 import {
@@ -54,8 +54,8 @@ export interface DetectWatermarkOptions {
   maxAudioSeconds?: number;
   /** Video frames averaged for the visual check (default 24). */
   videoFrames?: number;
-  /** Audio: also search speed changes up to ±5 % (audio-watermark.ts timeScaleCandidates). */
-  timeScaleSearch?: boolean;
+  /** Audio: how hard to look for speed changes up to ±5 % (audio-watermark.ts; default 'auto'). */
+  timeScaleSearch?: TimeScaleSearch;
 }
 
 export interface DetectWatermarkResult {
@@ -253,7 +253,7 @@ async function markAudioStream(inputPath: string, outputPath: string, stream: Pr
   return { sampleRate, channels, snrDb: err === 0 ? Infinity : 10 * Math.log10(sig / err), seconds: total / sampleRate };
 }
 
-async function detectAudioTrack(path: string, message: string | null | undefined, maxSeconds = 600, searchTimeScale = false): Promise<AudioDetection & { message_match?: boolean }> {
+async function detectAudioTrack(path: string, message: string | null | undefined, maxSeconds = 600, timeScaleSearch: TimeScaleSearch = 'auto'): Promise<AudioDetection & { message_match?: boolean }> {
   let pcm: Float32Array;
   try {
     const { stdout } = await runTool('ffmpeg', ['-v', 'error', '-nostdin', '-t', String(maxSeconds), '-i', path, '-map', '0:a:0', '-vn', '-ac', '1', '-ar', String(AUDIO_WM_RATE), '-f', 'f32le', '-acodec', 'pcm_f32le', 'pipe:1']);
@@ -263,7 +263,7 @@ async function detectAudioTrack(path: string, message: string | null | undefined
     throw new AnalysisError(`${MEDIA_ERROR}: the audio could not be decoded (${(err as Error).message})`);
   }
   const expected = message != null ? payloadFromMessage(message, 4) : undefined;
-  const det = detectAudioWatermark(pcm, AUDIO_WM_RATE, { searchTimeScale });
+  const det = detectAudioWatermark(pcm, AUDIO_WM_RATE, { timeScaleSearch });
   if (!expected) return det;
   const match = det.crc_ok && det.payload_hex === toHex(expected);
   return { ...det, has_watermark: det.has_watermark && match, message_match: match };

@@ -186,7 +186,7 @@ describe('audio watermark', () => {
     expect(det.payload_hex).toBe(hex);
     expect(detectAudioWatermark(long, AUDIO_WM_RATE).has_watermark).toBe(false);
   });
-  it('with the time-scale search, finds the mark after a ±4 % speed change; without it, does not', async () => {
+  it('finds the mark after a ±4 % speed change with the default (automatic) time-scale search; with the search off, does not', async () => {
     // The search reads the mark's period from the input itself, so it needs several periods
     // (2.7 s each): on this 8.8 s clip it is marginal, on two copies (17.7 s) it is not.
     const twice = new Float32Array(speech.length * 2);
@@ -194,14 +194,17 @@ describe('audio watermark', () => {
     const long = embedAudioWatermark(twice, AUDIO_WM_RATE, payload);
     for (const speed of [1.04, 0.96]) {
       const played = await encode(long, ['-af', `asetrate=${AUDIO_WM_RATE * speed},aresample=${AUDIO_WM_RATE}`, '-c:a', 'pcm_f32le'], 'wav');
-      expect(detectAudioWatermark(played, AUDIO_WM_RATE).has_watermark, `plain search at ${speed}`).toBe(false);
-      const det = detectAudioWatermark(played, AUDIO_WM_RATE, { searchTimeScale: true });
-      expect(det.has_watermark, `time-scale search at ${speed}`).toBe(true);
-      expect(det.payload_hex).toBe(hex);
-      expect(Math.abs(det.time_scale - speed)).toBeLessThan(0.002);
+      expect(detectAudioWatermark(played, AUDIO_WM_RATE, { timeScaleSearch: 'off' }).has_watermark, `no search at ${speed}`).toBe(false);
+      for (const mode of ['auto', 'full'] as const) {
+        const det = detectAudioWatermark(played, AUDIO_WM_RATE, mode === 'auto' ? {} : { timeScaleSearch: mode });
+        expect(det.has_watermark, `${mode} time-scale search at ${speed}`).toBe(true);
+        expect(det.payload_hex).toBe(hex);
+        expect(Math.abs(det.time_scale - speed)).toBeLessThan(0.002);
+      }
     }
     const cleanPlayed = await encode(twice, ['-af', `asetrate=${AUDIO_WM_RATE * 1.04},aresample=${AUDIO_WM_RATE}`, '-c:a', 'pcm_f32le'], 'wav');
-    expect(detectAudioWatermark(cleanPlayed, AUDIO_WM_RATE, { searchTimeScale: true }).has_watermark).toBe(false);
+    expect(detectAudioWatermark(cleanPlayed, AUDIO_WM_RATE).has_watermark).toBe(false);
+    expect(detectAudioWatermark(cleanPlayed, AUDIO_WM_RATE, { timeScaleSearch: 'full' }).has_watermark).toBe(false);
   });
   it('survives resampling to 8 kHz and back, and +6 dB gain with clipping', async () => {
     const back = await encode(marked, ['-ar', '8000', '-c:a', 'pcm_f32le'], 'wav');
