@@ -30,9 +30,12 @@
  *   alignment on unmarked audio). The best four per phase are Viterbi-decoded. When no window
  *   decodes alone, windows are combined at a common alignment (joint sync, see
  *   detectAudioWatermark). Decision: CRC match, z ≥ 2.5, ≤ 22 coded-bit errors.
- * - Known limits (measured, docs/watermarking.md): tempo changes that keep the pitch, resampling
- *   speed changes unless the opt-in time-scale search runs (a peak this narrow needs ~0.05 %
- *   time-scale steps), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.12
+ * - Speed changes by resampling: a peak this narrow would need ~0.05 % time-scale steps, so the
+ *   factor is estimated from the mark's own period instead (timeScaleCandidates; by default on
+ *   inputs of ~6 s or more, see AudioDetectOptions.timeScaleSearch).
+ * - Known limits (measured, docs/watermarking.md): tempo changes that keep the pitch, speed
+ *   changes in inputs too short for two periods or on hosts with little energy above 1 kHz
+ *   (those need the 'full' search), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.12
  *   (bench/wm-audio-diag.ts), i.e. the codec moves R by more than a quarter lattice step almost
  *   everywhere.
  */
@@ -1083,8 +1086,8 @@ export function pairLatticeFit(x16: Float32Array, noiseAware = true, delta = DEF
  * the layout repeats every SLOTS slots: in a marked signal the tile ratio one period later sits
  * on the same lattice point (same dither, same coded bit) whatever the host does there, so
  * cos(2π(R(t + λ) − R(t))/Δ), summed over tiles, peaks at the period as played,
- * λ = 43 200 samples / s. That is measured on the raw input, for band layouts scaled in 0.5 %
- * steps and lags on the 25-sample phase grid, and each peak gives an estimate of s to about
+ * λ = 43 200 samples / s. That is measured on the raw input, for band layouts scaled in 1 %
+ * steps (0.25 % when refining) and lags on the 25-sample phase grid, and each peak gives an estimate of s to about
  * 0.06 %; undoing it by resampling leaves a residual well inside the ±0.15 % the nominal search
  * tolerates (measured: docs/watermarking.md).
  *
@@ -1093,7 +1096,7 @@ export function pairLatticeFit(x16: Float32Array, noiseAware = true, delta = DEF
  * narrow low bands (3 bins, below 906 Hz) are dominated by leakage from the nearest
  * harmonics, which a scale moves relative to the window (measured ratio error 0.37–0.49 there
  * against 0.05–0.15 above 1.1 kHz, after +3 %). A host with no energy above 1 kHz therefore
- * gets no estimate.
+ * gets no estimate, and one with little gets weak ones.
  */
 const TIME_SCALE_MAX = 0.05;
 /** Band layouts of the coarse scan are scaled in 1 % steps; each covers the speeds within ±0.5 %. */
