@@ -1118,7 +1118,7 @@ const TIME_SCALE_CANDIDATES = 3;
  * this scan (one-off scripts, docs/watermarking.md): the best estimate of 1095 unmarked 10 s
  * files reached z 9.32 at most (99.9th percentile 8.90, median 5.44); marked tuning hosts
  * (French prompts) at 0.95, 0.97, 1.03, 1.05 gave the true speed z ≥ 14.4, and ≥ 18.5 after
- * MP3 64 kbps on top; hosts low-passed at 900 Hz only 6.2–13.6, so those need 'full'.
+ * MP3 64 kbps on top (that figure from the scan one step before its final lag layout); hosts low-passed at 900 Hz only 6.2–13.6, so those need 'full'.
  */
 const TIME_SCALE_AUTO_Z = 10;
 /** Coarse peaks refined before the best TIME_SCALE_CANDIDATES are kept. */
