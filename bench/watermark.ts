@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { AUDIO_WM_RATE, detectAudioWatermark, embedAudioWatermark, snrDb } from '../server/src/analysis/watermark/audio-watermark.js';
+import { AUDIO_WM_RATE, detectAudioWatermark, embedAudioWatermark, snrDb, type AudioDetection } from '../server/src/analysis/watermark/audio-watermark.js';
 import { payloadFromMessage } from '../server/src/analysis/watermark/ecc.js';
 import { decodeAudio } from '../server/src/analysis/watermark/ffmpeg.js';
 import { detectImageWatermarkPixels, embedImageWatermarkPixels, imagePayloadFromMessage } from '../server/src/analysis/watermark/image-watermark.js';
@@ -222,7 +222,7 @@ async function benchAudio() {
       fpMs += d.ms; fpSec += 3;
       clips++; zs.push(d.value.sync_z);
       if (d.value.crc_ok) crcPass++;
-      if (d.value.has_watermark) flagged++;
+      if (d.value.has_watermark) { flagged++; printFlagged(`3 s clip ${clips} (${sources[i]}, ${(o / AUDIO_WM_RATE).toFixed(1)} s into the joined recordings)`, d.value); }
     }
     carry = joined.slice(o);
   }
@@ -232,19 +232,19 @@ async function benchAudio() {
   // single window), with its own decodes and chance CRC passes, and so does the automatic
   // time-scale search (inputs of 5.7 s or more).
   let files = 0, synthFiles = 0, longFlagged = 0, longCrc = 0, longMs = 0, searchFlagged = 0, searchCrc = 0, searchMs = 0;
-  for await (const { samples: file, synthetic } of longUnmarkedFiles(sources)) {
+  for await (const { samples: file, synthetic, label } of longUnmarkedFiles(sources)) {
     if (files >= N_FP_LONG) break;
     const d = cpuMs(() => detectAudioWatermark(file, AUDIO_WM_RATE)); // default: automatic time-scale search
     longMs += d.ms;
     files++;
     if (synthetic) synthFiles++;
     if (d.value.crc_ok) longCrc++;
-    if (d.value.has_watermark) longFlagged++;
+    if (d.value.has_watermark) { longFlagged++; printFlagged(`10 s file ${files} (${label}), default detection`, d.value); }
     if (!FP_FULL_SEARCH) continue;
     const s = cpuMs(() => detectAudioWatermark(file, AUDIO_WM_RATE, { timeScaleSearch: 'full' }));
     searchMs += s.ms;
     if (s.value.crc_ok) searchCrc++;
-    if (s.value.has_watermark) searchFlagged++;
+    if (s.value.has_watermark) { searchFlagged++; printFlagged(`10 s file ${files} (${label}), full time-scale search`, s.value); }
   }
   if (files === 0) console.log('false positives on 10 s files: skipped (WM_FP_FILES=0)');
   else {
@@ -263,7 +263,7 @@ async function benchAudio() {
  * sentences written for this bench. Synthetic formant speech is another kind of host than the
  * recordings, so the printout counts the two apart.
  */
-async function* longUnmarkedFiles(sources: string[]): AsyncGenerator<{ samples: Float32Array; synthetic: boolean }> {
+async function* longUnmarkedFiles(sources: string[]): AsyncGenerator<{ samples: Float32Array; synthetic: boolean; label: string }> {
   const longSources = [
     ...walk(join(HOSTS, 'klettres-data'), (p) => p.endsWith('.ogg')),
     ...sources,
@@ -271,15 +271,20 @@ async function* longUnmarkedFiles(sources: string[]): AsyncGenerator<{ samples: 
   ];
   const LONG = 10 * AUDIO_WM_RATE;
   let carry = new Float32Array(0);
-  async function* cut(x: Float32Array, synthetic: boolean) {
+  // label: where the file ends, so a flagged file can be found again (a file may start in the
+  // recordings before it: consecutive recordings are joined before cutting).
+  async function* cut(x: Float32Array, synthetic: boolean, source: string) {
     const joined = new Float32Array(carry.length + x.length); joined.set(carry); joined.set(x, carry.length);
     let o = 0;
-    for (; o + LONG <= joined.length; o += LONG) yield { samples: joined.slice(o, o + LONG), synthetic };
+    for (; o + LONG <= joined.length; o += LONG) {
+      const endInSource = (o + LONG - carry.length) / AUDIO_WM_RATE;
+      yield { samples: joined.slice(o, o + LONG), synthetic, label: `ends ${endInSource.toFixed(2)} s into ${source}` };
+    }
     carry = joined.slice(o);
   }
   for (let i = 0; i < longSources.length; i++) {
     const x = await decodeAudio(longSources[longSources.length - 1 - i]!, { sampleRate: AUDIO_WM_RATE, channels: 1 }).catch(() => null);
-    if (x) yield* cut(x, false);
+    if (x) yield* cut(x, false, longSources[longSources.length - 1 - i]!);
   }
   carry = new Float32Array(0);
   let voices: string[];
@@ -294,13 +299,14 @@ async function* longUnmarkedFiles(sources: string[]): AsyncGenerator<{ samples: 
   for (let k = 0; ; k++) {
     const words: string[] = [];
     while (words.length < 30) words.push(...SYNTH_SENTENCES[rnd(SYNTH_SENTENCES.length)]!.replace('{n}', String(rnd(10000))).split(' '));
+    const args = ['-v', voices[k % voices.length]!, '-s', String(120 + rnd(80)), '-p', String(25 + rnd(50))];
     try {
-      execFileSync('espeak-ng', ['-v', voices[k % voices.length]!, '-s', String(120 + rnd(80)), '-p', String(25 + rnd(50)), '-w', wav, words.join(' ')]);
+      execFileSync('espeak-ng', [...args, '-w', wav, words.join(' ')]);
     } catch {
       continue; // a voice espeak-ng lists but cannot load
     }
     const x = await decodeAudio(wav, { sampleRate: AUDIO_WM_RATE, channels: 1 }).catch(() => null);
-    if (x) yield* cut(x, true);
+    if (x) yield* cut(x, true, `espeak-ng utterance ${k} (${args.join(' ')})`);
   }
 }
 
@@ -319,6 +325,12 @@ const SYNTH_SENTENCES = [
   'The total comes to {n} and the receipt is in your inbox.',
   'Nobody expected the river to rise that fast in spring.',
 ];
+
+/** A false positive is worth a line of its own: which input, and which detection path passed. */
+function printFlagged(what: string, d: AudioDetection): void {
+  const path = d.time_scale !== 1 ? `time-scale ${d.time_scale}` : d.windows > 1 ? `joint over ${d.windows} windows` : 'one window';
+  console.log(`  flagged: ${what}: payload ${d.payload_hex}, ${d.bit_errors} coded-bit errors, sync z ${d.sync_z.toFixed(2)}, ${path}, offset ${d.offset_seconds.toFixed(3)} s`);
+}
 
 function bitsOf(bytes: Uint8Array): string {
   let s = '';
