@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisError } from '../types.js';
-import { AUDIO_WM_RATE, detectAudioWatermark, embedAudioWatermark, snrDb } from './audio-watermark.js';
+import { AUDIO_WM_RATE, audioWatermarkInternalsForTests, detectAudioWatermark, embedAudioWatermark, snrDb } from './audio-watermark.js';
 import { convEncode, crc16, viterbiDecode, payloadFromMessage } from './ecc.js';
 import { Fft, PairedFft } from './dsp.js';
 import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
@@ -115,6 +115,49 @@ describe('error control', () => {
     expect(Array.from(viterbiDecode(soft, 48))).toEqual(Array.from(bits));
     const flipped = bits.slice(); flipped[5] ^= 1;
     expect(crc16(flipped)).not.toBe(crc16(bits));
+  });
+});
+
+describe('audio watermark: the period scan\'s fast sums', () => {
+  const { BANDS, POWER_BINS, RAMP, bandSeries, powerTables, scaledBand, taper, trapezoidSums } = audioWatermarkInternalsForTests;
+  let state = 11;
+  const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296; };
+
+  it('scaled band energies from running bin sums equal bandSeries at every scale the search uses', () => {
+    const frames = 37;
+    // Powers spanning six decades, as speech spectra do, so a cancellation error would show.
+    const power = Float64Array.from({ length: frames * POWER_BINS }, () => 10 ** (6 * rnd() - 3));
+    const tables = powerTables(power, frames);
+    const out = new Float64Array(frames);
+    let worst = 0;
+    for (const scale of [0.95, 0.9625, 0.99, 1, 1.0075, 1.03, 1.05]) {
+      const reference = bandSeries(power, frames, scale);
+      for (let b = 0; b < BANDS; b++) {
+        scaledBand(tables, b, scale, out);
+        for (let f = 0; f < frames; f++) {
+          const want = reference[b * frames + f]!;
+          worst = Math.max(worst, Math.abs(out[f]! - want) / want);
+        }
+      }
+    }
+    expect(worst).toBeLessThan(1e-9);
+  });
+
+  it('trapezoid tile sums from two running sums equal the taper-weighted sums', () => {
+    const frames = 120;
+    const series = Float64Array.from({ length: frames }, () => 10 ** (4 * rnd() - 2));
+    for (const n of [7, 10, 11, 12]) {
+      const tw = taper(n);
+      expect(tw.length).toBe(n + RAMP - 1);
+      const starts = frames - tw.length + 1;
+      const got = new Float64Array(starts);
+      trapezoidSums(series, 0, frames, n, starts, got);
+      for (let a = 0; a < starts; a++) {
+        let want = 0;
+        for (let i = 0; i < tw.length; i++) want += tw[i]! * series[a + i]!;
+        expect(Math.abs(got[a]! - want) / want).toBeLessThan(1e-9);
+      }
+    }
   });
 });
 
