@@ -41,6 +41,7 @@
  */
 import { PairedFft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, toHex, viterbiDecode } from './ecc.js';
+import { LAG_TILE_FLOATS, PeriodLagKernel } from './period-lag-kernel.js';
 
 export const AUDIO_WM_RATE = 16000;
 export const AUDIO_PAYLOAD_BITS = 32;
@@ -1138,6 +1139,7 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
   // Tiles a period apart must overlap for at least a period (about 5.7 s of input at −5 %).
   if (x.length < (2 * periodSamples) / (1 - TIME_SCALE_MAX)) return [];
   const fft = sharedFft();
+  sharedLagKernel().reset(); // this call's tiles replace the last call's
   const perPhase = PHASES.map((ph) => phaseTables(x.subarray(ph), fft));
   const tileCache = new Map<number, HighTiles[]>();
   const tilesAt = (scale: number) => {
@@ -1278,9 +1280,15 @@ const HIGH_PAIRS = PAIRS - TIME_SCALE_FIRST_PAIR;
  * Tiles of the pairs from TIME_SCALE_FIRST_PAIR up, with the band layout scaled by `scale`, at
  * every start frame (the tileAt statistic with plain weights, restricted), stored as what the
  * lag statistic multiplies: w·cos(2πu), w·sin(2πu) and w², u = ratio in the pair's own lattice
- * steps, pair-interleaved per start ([a · HIGH_PAIRS + pair − TIME_SCALE_FIRST_PAIR]).
+ * steps. They sit in the period-lag kernel's memory (byte offset `ptr`), LAG_TILE_FLOATS single
+ * precision values per start in the layout period-lag.wat reads; the lag sums are kept in double.
  */
-interface HighTiles { starts: number; c: Float64Array; s: Float64Array; w2: Float64Array }
+interface HighTiles { starts: number; ptr: number }
+/** Where pair q's cos, sin and weight products sit in a tile (period-lag.wat's layout). */
+const TILE_COS = [0, 2, 4, 6, 8];
+const TILE_WEIGHT = [12, 13, 14, 15, 10];
+let lagKernel: PeriodLagKernel | null = null;
+const sharedLagKernel = () => (lagKernel ??= new PeriodLagKernel());
 function scaledHighTiles(t: PhaseTables, scale: number, n: number): HighTiles {
   const { frames, et } = t;
   const T = n + RAMP - 1;
@@ -1295,26 +1303,24 @@ function scaledHighTiles(t: PhaseTables, scale: number, n: number): HighTiles {
   }
   const etile = new Float64Array(starts);
   trapezoidSums(et, 0, frames, n, starts, etile);
-  const c = new Float64Array(HIGH_PAIRS * starts);
-  const s = new Float64Array(HIGH_PAIRS * starts);
-  const w2 = new Float64Array(HIGH_PAIRS * starts);
+  const { ptr, view: v } = sharedLagKernel().allocTiles(starts);
   const invDelta = 1 / DEFAULT_AUDIO_DELTA;
   for (let a = 0; a < starts; a++) {
     const e = etile[a]! + 1e-30;
     const eps = 1e-6 * e + 1e-24;
+    const base = a * LAG_TILE_FLOATS;
     for (let q = 0; q < HIGH_PAIRS; q++) {
       const s1 = sums[2 * q]![a]!, s2 = sums[2 * q + 1]![a]!;
       const share = (BANDS * Math.min(s1, s2)) / e;
       const w = share / (share + SHARE_KNEE);
       if (!(w > 0.05)) continue;
       const u = Math.log((s1 + eps) / (s2 + eps)) * INV_PAIR_STEP_SCALE[q + TIME_SCALE_FIRST_PAIR]! * invDelta;
-      const i = a * HIGH_PAIRS + q;
-      c[i] = w * cosTurns(u);
-      s[i] = w * cosTurns(u - 0.25);
-      w2[i] = w * w;
+      v[base + TILE_COS[q]!] = w * cosTurns(u);
+      v[base + TILE_COS[q]! + 1] = w * cosTurns(u - 0.25);
+      v[base + TILE_WEIGHT[q]!] = w * w;
     }
   }
-  return { starts, c, s, w2 };
+  return { starts, ptr };
 }
 
 /**
@@ -1328,7 +1334,8 @@ function scaledHighTiles(t: PhaseTables, scale: number, n: number): HighTiles {
 function periodLagZ(tiles: HighTiles[], lag: number, multiples: readonly number[]): number {
   const slot = lag / SLOTS;
   const classes = Math.max(3, Math.round(slot / LAG_STEP));
-  const num = new Float64Array(classes), den = new Float64Array(classes);
+  const kernel = sharedLagKernel();
+  const { num, den } = kernel.startSums(classes);
   const perSample = classes / slot;
   // Tile start t = 100·a + 25·pb is frame a of phase pb; t + m·lag is frame a + L of another
   // phase. Two periods apart (m = 2) the tiles sit on the same lattice points too, which adds
@@ -1339,20 +1346,8 @@ function periodLagZ(tiles: HighTiles[], lag: number, multiples: readonly number[
     const other = tiles[(shifted % ANA_HOP) / LAG_STEP]!;
     const L = Math.floor(shifted / ANA_HOP);
     const n = Math.min(base.starts, other.starts - L);
-    const bc = base.c, bs = base.s, bw = base.w2, oc = other.c, os = other.s, ow = other.w2;
-    let pos = (pb * LAG_STEP) % slot; // start of tile a within the slot as played
-    for (let a = 0; a < n; a++, pos += ANA_HOP) {
-      while (pos >= slot) pos -= slot;
-      const cl = Math.min(classes - 1, Math.floor(pos * perSample));
-      const ib = a * HIGH_PAIRS, io = (L + a) * HIGH_PAIRS;
-      let cn = 0, cd = 0;
-      for (let q = 0; q < HIGH_PAIRS; q++) {
-        cn += bc[ib + q]! * oc[io + q]! + bs[ib + q]! * os[io + q]!;
-        cd += bw[ib + q]! * ow[io + q]!;
-      }
-      num[cl] = num[cl]! + cn;
-      den[cl] = den[cl]! + cd;
-    }
+    // Tile a starts (pb·LAG_STEP + a·ANA_HOP) mod slot samples into the slot as played.
+    kernel.lagSums(base.ptr, other.ptr + L * LAG_TILE_FLOATS * 4, n, (pb * LAG_STEP) % slot, ANA_HOP, slot, perSample, classes);
   }
   let best = -Infinity;
   for (let c = 0; c < classes; c++) {

@@ -9,6 +9,8 @@ import { AUDIO_WM_RATE, audioWatermarkInternalsForTests, detectAudioWatermark, e
 import { convEncode, crc16, viterbiDecode, payloadFromMessage } from './ecc.js';
 import { Fft, PairedFft } from './dsp.js';
 import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
+import { PERIOD_LAG_WASM_BASE64 } from './period-lag-wasm.js';
+import { LAG_TILE_FLOATS, PeriodLagKernel } from './period-lag-kernel.js';
 import { compileKernel, KERNELS } from '../../../../scripts/build-wasm.mjs';
 import { decodeAudio } from './ffmpeg.js';
 import { applyImageWatermark, boxBlur, detectImageWatermark } from './image-watermark.js';
@@ -158,6 +160,51 @@ describe('audio watermark: the period scan\'s fast sums', () => {
         expect(Math.abs(got[a]! - want) / want).toBeLessThan(1e-9);
       }
     }
+  });
+});
+
+describe('period-lag kernel (WebAssembly)', () => {
+  it('adds per-class tile products as a plain double-precision loop does', () => {
+    let state = 5;
+    const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296 - 0.5; };
+    const kernel = new PeriodLagKernel();
+    const tiles = 700;
+    const a = kernel.allocTiles(tiles);
+    const aValues = Float32Array.from({ length: tiles * LAG_TILE_FLOATS }, (_, i) => (i % LAG_TILE_FLOATS === 11 ? 0 : rnd()));
+    a.view.set(aValues);
+    const b = kernel.allocTiles(tiles); // may grow the memory: a's view is stale now, its offset is not
+    const bValues = Float32Array.from({ length: tiles * LAG_TILE_FLOATS }, (_, i) => (i % LAG_TILE_FLOATS === 11 ? 0 : rnd()));
+    b.view.set(bValues);
+    // Layout: cos/sin of pairs 0–4 in floats 0–9, weight² of pair 4 in 10, of pairs 0–3 in 12–15.
+    const cosSin = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], weights = [10, 12, 13, 14, 15];
+    for (const { slot, classes, shift, n, pos0 } of [
+      { slot: 1600, classes: 64, shift: 17, n: 600, pos0: 25 },
+      { slot: 1543.7, classes: 62, shift: 0, n: 700, pos0: 1500 },
+      { slot: 1681.2, classes: 67, shift: 3, n: 1, pos0: 0 },
+    ]) {
+      const perSample = classes / slot;
+      const { num, den } = kernel.startSums(classes);
+      kernel.lagSums(a.ptr, b.ptr + shift * LAG_TILE_FLOATS * 4, Math.min(n, tiles - shift), pos0, 100, slot, perSample, classes);
+      const wantNum = new Float64Array(classes), wantDen = new Float64Array(classes);
+      let pos = pos0;
+      for (let t = 0; t < Math.min(n, tiles - shift); t++, pos += 100) {
+        while (pos >= slot) pos -= slot;
+        const cl = Math.min(classes - 1, Math.floor(pos * perSample));
+        for (const k of cosSin) wantNum[cl] += aValues[t * LAG_TILE_FLOATS + k]! * bValues[(t + shift) * LAG_TILE_FLOATS + k]!;
+        for (const k of weights) wantDen[cl] += aValues[t * LAG_TILE_FLOATS + k]! * bValues[(t + shift) * LAG_TILE_FLOATS + k]!;
+      }
+      for (let c = 0; c < classes; c++) {
+        // The kernel sums a tile's ten products in single precision before adding them in double.
+        expect(Math.abs(num[c]! - wantNum[c]!)).toBeLessThan(1e-5 * (1 + Math.abs(wantNum[c]!)));
+        expect(Math.abs(den[c]! - wantDen[c]!)).toBeLessThan(1e-5 * (1 + Math.abs(wantDen[c]!)));
+      }
+      expect(wantDen.some((v) => v !== 0)).toBe(true);
+    }
+  });
+
+  it('ships the WebAssembly that period-lag.wat compiles to (rerun scripts/build-wasm.mjs after editing it)', async () => {
+    const bytes: Buffer = await compileKernel(KERNELS.periodLag);
+    expect(bytes.toString('base64')).toBe(PERIOD_LAG_WASM_BASE64);
   });
 });
 
