@@ -126,7 +126,7 @@ async function lowpass1k(x: Float32Array): Promise<Float32Array> {
 }
 
 async function benchAudio() {
-  console.log('\n=== AUDIO (v4: QIM on band energy-sum log-ratios over 100 ms slots, per-pair lattice steps, SNR-weighted cells, joint sync over windows; 16 kHz, 32-bit payload) ===');
+  console.log('\n=== AUDIO (v4.1: QIM on band energy-sum log-ratios over 100 ms slots, per-pair lattice steps, SNR-weighted cells with per-pair knees, joint sync over windows; 16 kHz, 32-bit payload) ===');
   const hosts = await audioHosts();
   const lowHost = hosts.length > 0 ? await lowpass1k(hosts[hosts.length - 1]!) : null;
   const payload = payloadFromMessage('resembleai', 4);
