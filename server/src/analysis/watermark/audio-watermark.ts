@@ -85,8 +85,7 @@ const SHARE_KNEE = 0.005;
  * keeps the drowned weak-band cells, whose ratio is the noise's, out of the vote. Chosen on the
  * first 4 bench hosts with energy-sum tiles (white noise 20 dB: 2/4 with a 15 dB knee, 4/4 with
  * 20 dB, 2/4 with 25 dB; version 2's statistic without the factor: 0/4).
- */
-/**
+ *
  * Version 4.1: the knee per band pair. The high pairs (4–9, above 906 Hz) hold little of a speech
  * host's energy, so their weak band sits close to an added noise floor far more often; a knee of
  * 20 (13 dB) there keeps more of their cells voting, while the low pairs keep 100 (raising theirs
