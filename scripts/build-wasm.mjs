@@ -13,6 +13,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const KERNELS = {
   polyphase: { wat: 'server/src/media/audio/polyphase.wat', out: 'server/src/media/audio/polyphase-wasm.ts', name: 'POLYPHASE_WASM_BASE64' },
   fftPair: { wat: 'server/src/analysis/watermark/fft-pair.wat', out: 'server/src/analysis/watermark/fft-pair-wasm.ts', name: 'FFT_PAIR_WASM_BASE64' },
+  offsetScan: { wat: 'server/src/analysis/watermark/offset-scan.wat', out: 'server/src/analysis/watermark/offset-scan-wasm.ts', name: 'OFFSET_SCAN_WASM_BASE64' },
   periodLag: { wat: 'server/src/analysis/watermark/period-lag.wat', out: 'server/src/analysis/watermark/period-lag-wasm.ts', name: 'PERIOD_LAG_WASM_BASE64' },
 };
 

@@ -41,6 +41,7 @@
  */
 import { PairedFft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, toHex, viterbiDecode } from './ecc.js';
+import { OffsetScanKernel } from './offset-scan-kernel.js';
 import { LAG_TILE_FLOATS, PeriodLagKernel } from './period-lag-kernel.js';
 
 export const AUDIO_WM_RATE = 16000;
@@ -677,6 +678,11 @@ function alignmentSums(h: Hypothesis, o: number, delta: number, lay: Layout, out
   out[0] = num; out[1] = den; out[2] = num2; out[3] = den2;
 }
 
+let offsetKernel: OffsetScanKernel | null = null;
+const sharedOffsetKernel = (lay: Layout) => (offsetKernel ??= new OffsetScanKernel(COS_TABLE, lay.ditherIndex));
+/** Tests turn the kernel off to compare it with the JavaScript loop. */
+let useOffsetKernel = true;
+
 const scratchSums = new Float64Array(4);
 /** Sync statistic (and optionally soft bits) of one alignment. */
 function evaluate(h: Hypothesis, o: number, delta: number, lay: Layout, soft: Float64Array | null): { z: number; num: number; den: number } {
@@ -738,11 +744,22 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
     const nominal = pair[0]!.speed === 1 && !pair[0]!.pitch;
     const num = [new Float64Array(period), new Float64Array(period)];
     const den = [new Float64Array(period), new Float64Array(period)];
-    for (let o = 0; o < period; o++) {
-      tried += 2;
-      alignmentSums(pair[0]!, o, delta, lay, sums, null, pair[1]!.weight);
-      num[0]![o] = sums[0]!; den[0]![o] = sums[1]!;
-      num[1]![o] = sums[2]!; den[1]![o] = sums[3]!;
+    const L = pair[0]!.slotFrames, m = MARGIN / pair[0]!.speed;
+    if (useOffsetKernel && Number.isInteger(L) && Number.isInteger(m)) {
+      // The same sums from the WebAssembly kernel, bit for bit (integer slot lengths only).
+      const out = sharedOffsetKernel(lay).scan(pair[0]!.weight, pair[1]!.weight, pair[0]!.syncIndex, pair[0]!.starts, period, L, m);
+      for (let o = 0; o < period; o++) {
+        num[0]![o] = out[4 * o]!; den[0]![o] = out[4 * o + 1]!;
+        num[1]![o] = out[4 * o + 2]!; den[1]![o] = out[4 * o + 3]!;
+      }
+      tried += 2 * period;
+    } else {
+      for (let o = 0; o < period; o++) {
+        tried += 2;
+        alignmentSums(pair[0]!, o, delta, lay, sums, null, pair[1]!.weight);
+        num[0]![o] = sums[0]!; den[0]![o] = sums[1]!;
+        num[1]![o] = sums[2]!; den[1]![o] = sums[3]!;
+      }
     }
     for (let v = 0; v < 2; v++) {
       const h = pair[v]!;
@@ -1371,4 +1388,5 @@ function periodLagZ(tiles: HighTiles[], lag: number, multiples: readonly number[
  */
 export const audioWatermarkInternalsForTests = {
   BANDS, POWER_LO, POWER_BINS, RAMP, bandSeries, powerTables, scaledBand, taper, trapezoidSums,
+  setOffsetKernel(on: boolean): void { useOffsetKernel = on; },
 };

@@ -10,6 +10,7 @@ import { convEncode, crc16, viterbiDecode, payloadFromMessage } from './ecc.js';
 import { Fft, PairedFft } from './dsp.js';
 import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
 import { PERIOD_LAG_WASM_BASE64 } from './period-lag-wasm.js';
+import { OFFSET_SCAN_WASM_BASE64 } from './offset-scan-wasm.js';
 import { LAG_TILE_FLOATS, PeriodLagKernel } from './period-lag-kernel.js';
 import { compileKernel, KERNELS } from '../../../../scripts/build-wasm.mjs';
 import { decodeAudio } from './ffmpeg.js';
@@ -217,6 +218,30 @@ describe('audio watermark', () => {
     ff('-f', 'f32le', '-ar', '16000', '-ac', '1', '-i', join(dir, 'm.raw'), ...args, join(dir, `att.${ext}`));
     return decodeAudio(join(dir, `att.${ext}`), { sampleRate: AUDIO_WM_RATE, channels: 1 });
   };
+  it('the WebAssembly offset scan gives the JavaScript loop\'s detections bit for bit', () => {
+    const { setOffsetKernel } = audioWatermarkInternalsForTests;
+    const m = embedAudioWatermark(speech, AUDIO_WM_RATE, payload);
+    let state = 21;
+    const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296 - 0.5; };
+    const noisy = m.map((v) => v + 0.01 * rnd());
+    try {
+      for (const x of [speech, m, noisy, m.subarray(5000, 5000 + 3 * AUDIO_WM_RATE), speech.subarray(3000, 3000 + 3 * AUDIO_WM_RATE)]) {
+        setOffsetKernel(false);
+        const js = detectAudioWatermark(x, AUDIO_WM_RATE, { timeScaleSearch: 'off' });
+        setOffsetKernel(true);
+        const wasm = detectAudioWatermark(x, AUDIO_WM_RATE, { timeScaleSearch: 'off' });
+        expect(wasm).toStrictEqual(js);
+      }
+    } finally {
+      setOffsetKernel(true);
+    }
+  });
+
+  it('ships the WebAssembly that offset-scan.wat compiles to (rerun scripts/build-wasm.mjs after editing it)', async () => {
+    const bytes: Buffer = await compileKernel(KERNELS.offsetScan);
+    expect(bytes.toString('base64')).toBe(OFFSET_SCAN_WASM_BASE64);
+  });
+
   it('round-trips with SNR >= 35 dB and leaves unmarked speech unflagged', () => {
     marked = embedAudioWatermark(speech, AUDIO_WM_RATE, payload);
     expect(snrDb(speech, marked)).toBeGreaterThanOrEqual(35);
