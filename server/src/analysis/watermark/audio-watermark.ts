@@ -678,6 +678,7 @@ function alignmentSums(h: Hypothesis, o: number, delta: number, lay: Layout, out
   out[0] = num; out[1] = den; out[2] = num2; out[3] = den2;
 }
 
+/** One per thread; it keeps a copy of the (single, cached) layout's dithers and the cosine table. */
 let offsetKernel: OffsetScanKernel | null = null;
 const sharedOffsetKernel = (lay: Layout) => (offsetKernel ??= new OffsetScanKernel(COS_TABLE, lay.ditherIndex));
 /** Tests turn the kernel off to compare it with the JavaScript loop. */

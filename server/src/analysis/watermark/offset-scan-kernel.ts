@@ -36,7 +36,8 @@ export class OffsetScanKernel {
 
   /**
    * Sums of offsets 0 … period − 1 (integer slot length L and margin m, in frames): returns
-   * [num, den, num2, den2] per offset, four values apart. `cells` = starts × pairs values.
+   * [num, den, num2, den2] per offset, four values apart, in a view that the next scan
+   * overwrites. weight, weight2 and sync hold starts × 10 values ([a · 10 + pair]).
    */
   scan(weight: Float64Array, weight2: Float64Array, sync: Float64Array, starts: number, period: number, L: number, m: number): Float64Array {
     const n = weight.length;
