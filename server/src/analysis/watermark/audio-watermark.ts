@@ -681,6 +681,8 @@ function alignmentSums(h: Hypothesis, o: number, delta: number, lay: Layout, out
 /** One per thread; it keeps a copy of the (single, cached) layout's dithers and the cosine table. */
 let offsetKernel: OffsetScanKernel | null = null;
 const sharedOffsetKernel = (lay: Layout) => (offsetKernel ??= new OffsetScanKernel(COS_TABLE, lay.ditherIndex));
+/** offset-scan.wat is written for 27 slots of 10 pairs and a 4096-entry cosine table. */
+const OFFSET_KERNEL_FITS = SLOTS === 27 && PAIRS === 10 && COS_TABLE_SIZE === 4096;
 /** Tests turn the kernel off to compare it with the JavaScript loop. */
 let useOffsetKernel = true;
 
@@ -746,7 +748,7 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
     const num = [new Float64Array(period), new Float64Array(period)];
     const den = [new Float64Array(period), new Float64Array(period)];
     const L = pair[0]!.slotFrames, m = MARGIN / pair[0]!.speed;
-    if (useOffsetKernel && Number.isInteger(L) && Number.isInteger(m)) {
+    if (useOffsetKernel && OFFSET_KERNEL_FITS && Number.isInteger(L) && Number.isInteger(m)) {
       // The same sums from the WebAssembly kernel, bit for bit (integer slot lengths only).
       const out = sharedOffsetKernel(lay).scan(pair[0]!.weight, pair[1]!.weight, pair[0]!.syncIndex, pair[0]!.starts, period, L, m);
       for (let o = 0; o < period; o++) {
