@@ -868,8 +868,8 @@ export interface AudioDetectOptions {
   /**
    * Marks played up to ±5 % faster or slower (resampling speed change: time and pitch), looked
    * for only when nothing is found at nominal speed, on inputs of about 5.7 s or more:
-   * - 'auto' (default): the period scan (timeScaleCandidates, about half the cost of the
-   *   nominal search on a 10 s file), then one more full search per estimate whose period z
+   * - 'auto' (default): the period scan (timeScaleCandidates; on a 10 s file about as costly
+   *   as the nominal search since both moved their inner loops to WebAssembly), then one more full search per estimate whose period z
    *   reaches TIME_SCALE_AUTO_Z — speech marks do, unmarked audio does not;
    * - 'full': one more full search for each of the best three estimates whatever their z,
    *   which also finds weak marks (a host with almost no energy above 1 kHz) at several times
