@@ -2,7 +2,8 @@
  * The WebAssembly kernel of the audio watermark's period scan (period-lag.wat) and the memory
  * it reads: the scan's tiles live in the kernel's own memory, allocated from a bump pointer
  * that each scan resets, so a lag's sums never copy them. The memory grows to what the
- * largest scan needed (about 6 MB for a 10 s input, 18 MB for the 30 s a scan reads at most)
+ * largest scan needed (by arithmetic, 15 layouts × 4 phases × 64 bytes per start frame: about
+ * 6 MB for a 10 s input, 18 MB for the 30 s a scan reads at most)
  * and is kept for the next one; each thread that scans has its own instance.
  */
 import { PERIOD_LAG_WASM_BASE64 } from './period-lag-wasm.js';
