@@ -29,41 +29,60 @@ export function convEncode(bits: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-/** Soft Viterbi decoding of a tail-terminated codeword; returns the info bits. */
-export function viterbiDecode(soft: ArrayLike<number>, infoBits: number): Uint8Array {
-  const steps = infoBits + CONV_K - 1;
-  if (soft.length < steps * 2) throw new Error('soft input shorter than the codeword');
-  // Branch outputs for (state, input) pairs.
-  const out0 = new Uint8Array(STATES * 2);
-  const out1 = new Uint8Array(STATES * 2);
+/**
+ * Branch outputs, indexed by predecessor state · 2 + input bit: bit 1 = first generator's
+ * output, bit 0 = the second's. Built once (the decoder runs some hundred times per file).
+ */
+const BRANCH_CODE = (() => {
+  const t = new Uint8Array(STATES * 2);
   for (let s = 0; s < STATES; s++) {
     for (let b = 0; b < 2; b++) {
       const reg = (s << 1) | b;
-      out0[s * 2 + b] = parity(reg & G1);
-      out1[s * 2 + b] = parity(reg & G2);
+      t[s * 2 + b] = (parity(reg & G1) << 1) | parity(reg & G2);
     }
   }
+  return t;
+})();
+
+/**
+ * Soft Viterbi decoding of a tail-terminated codeword; returns the info bits.
+ *
+ * Written as butterflies: states lo and lo | STATES/2 are the two predecessors of successors
+ * 2·lo and 2·lo + 1, so each successor is one compare and the four branch metrics are computed
+ * once per step (about a quarter less time than the textbook loop over predecessors). Ties
+ * and unreachable states resolve as that loop's would (the lower predecessor wins a tie), so
+ * the decisions are the same; a unit test holds the two to each other.
+ */
+export function viterbiDecode(soft: ArrayLike<number>, infoBits: number): Uint8Array {
+  const steps = infoBits + CONV_K - 1;
+  if (soft.length < steps * 2) throw new Error('soft input shorter than the codeword');
+  const half = STATES >> 1;
   let metric = new Float64Array(STATES).fill(-Infinity);
   metric[0] = 0;
   let next = new Float64Array(STATES);
-  const back = new Uint8Array(steps * STATES); // chosen predecessor's high bit
+  const back = new Uint8Array(steps * STATES); // 1 where the upper predecessor won
+  const bm = new Float64Array(4);
   for (let t = 0; t < steps; t++) {
-    next.fill(-Infinity);
-    const s0 = soft[2 * t]!;
-    const s1 = soft[2 * t + 1]!;
+    const s0 = +soft[2 * t]!;
+    const s1 = +soft[2 * t + 1]!;
+    // Metric of a branch whose outputs are (o1, o2): (o1 ? −s0 : s0) + (o2 ? −s1 : s1).
+    bm[0] = s0 + s1; bm[1] = s0 + -s1; bm[2] = -s0 + s1; bm[3] = -s0 + -s1;
+    const row = t * STATES;
+    // While the zero tail flushes the register only input 0 occurs: odd states are unreachable.
     const inputs = t < infoBits ? 2 : 1;
-    for (let s = 0; s < STATES; s++) {
-      const m = metric[s]!;
-      if (m === -Infinity) continue;
+    for (let lo = 0; lo < half; lo++) {
+      const hi = lo | half;
+      const mLo = metric[lo]!, mHi = metric[hi]!;
       for (let b = 0; b < inputs; b++) {
-        const ns = ((s << 1) | b) & (STATES - 1);
-        const bm = (out0[s * 2 + b] ? -s0 : s0) + (out1[s * 2 + b] ? -s1 : s1);
-        const v = m + bm;
-        if (v > next[ns]!) {
-          next[ns] = v;
-          back[t * STATES + ns] = (s >> (CONV_K - 2)) & 1;
-        }
+        const ns = (lo << 1) | b;
+        const vLo = mLo + bm[BRANCH_CODE[lo * 2 + b]!]!;
+        const vHi = mHi + bm[BRANCH_CODE[hi * 2 + b]!]!;
+        let best = -Infinity;
+        if (vLo > best) best = vLo;
+        if (vHi > best) { best = vHi; back[row + ns] = 1; }
+        next[ns] = best;
       }
+      if (inputs === 1) next[(lo << 1) | 1] = -Infinity;
     }
     const tmp = metric; metric = next; next = tmp;
   }

@@ -119,6 +119,49 @@ describe('error control', () => {
     const flipped = bits.slice(); flipped[5] ^= 1;
     expect(crc16(flipped)).not.toBe(crc16(bits));
   });
+
+  it('the per-state Viterbi decides as the textbook predecessor loop, ties and all', () => {
+    // Reference: for each state and input, relax the successor; the first strict improvement wins.
+    const reference = (soft: number[], infoBits: number): number[] => {
+      const K = 7, S = 64, par = (x: number) => { let p = 0; while (x) { p ^= x & 1; x >>= 1; } return p; };
+      const steps = infoBits + K - 1;
+      let metric = new Array<number>(S).fill(-Infinity); metric[0] = 0;
+      const back: number[][] = [];
+      for (let t = 0; t < steps; t++) {
+        const next = new Array<number>(S).fill(-Infinity);
+        const row = new Array<number>(S).fill(0);
+        for (let s = 0; s < S; s++) {
+          if (metric[s] === -Infinity) continue;
+          for (let b = 0; b < (t < infoBits ? 2 : 1); b++) {
+            const reg = (s << 1) | b, ns = reg & (S - 1);
+            const v = metric[s]! + ((par(reg & 0o171) ? -soft[2 * t]! : soft[2 * t]!) + (par(reg & 0o133) ? -soft[2 * t + 1]! : soft[2 * t + 1]!));
+            if (v > next[ns]!) { next[ns] = v; row[ns] = s >> (K - 2); }
+          }
+        }
+        back.push(row); metric = next;
+      }
+      const out: number[] = [];
+      let state = 0;
+      for (let t = steps - 1; t >= 0; t--) { out.unshift(state & 1); state = (state >> 1) | (back[t]![state]! << (K - 2)); }
+      return out.slice(0, infoBits);
+    };
+    let seed = 5;
+    const rnd = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 4294967296; };
+    for (let trial = 0; trial < 300; trial++) {
+      const infoBits = [8, 48, 80][trial % 3]!;
+      const bits = Array.from({ length: infoBits }, () => (rnd() < 0.5 ? 1 : 0));
+      const noise = trial % 4 === 0 ? 0.2 : trial % 4 === 1 ? 1 : 3;
+      const soft = Array.from(convEncode(bits), (b) => {
+        const r = rnd();
+        // Some inputs exactly tied (0, ±1 steps) so equal path metrics occur; a few NaN.
+        if (trial % 5 === 0 && r < 0.3) return 0;
+        if (trial % 7 === 0) return Math.round((b ? -1 : 1) + noise * (rnd() - 0.5) * 4);
+        if (trial === 13 && r < 0.02) return NaN;
+        return (b ? -1 : 1) + noise * (rnd() - 0.5) * 4;
+      });
+      expect(Array.from(viterbiDecode(soft, infoBits)), `trial ${trial}`).toEqual(reference(soft, infoBits));
+    }
+  });
 });
 
 describe('audio watermark: the period scan\'s fast sums', () => {
