@@ -1240,7 +1240,7 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
  * scaled edges costs a few lookups per frame whatever its width, and the frame energy over the
  * bands' bins (the reliability weight's reference; unscaled).
  */
-interface PhaseTables { frames: number; cum: Float64Array; et: Float64Array }
+interface PhaseTables { frames: number; cum: Float64Array; et: Float64Array; etTiles: Map<number, Float64Array> }
 function phaseTables(x: Float32Array, fft: PairedFft): PhaseTables {
   const { frames, power } = analysisPowers(x, fft, ANALYSIS_WINDOW);
   return powerTables(power, frames);
@@ -1256,7 +1256,7 @@ function powerTables(power: Float64Array, frames: number): PhaseTables {
     for (let j = 0; j < POWER_BINS; j++) { acc += power[pb + j]!; cum[(j + 1) * frames + f] = acc; }
     et[f] = cum[hi * frames + f]! - cum[lo * frames + f]!;
   }
-  return { frames, cum, et };
+  return { frames, cum, et, etTiles: new Map() };
 }
 
 /**
@@ -1276,13 +1276,19 @@ function cutAt(pos: number): { j: number; frac: number } {
  * Rounding in the running sums is relative to the whole series, far below a lattice step here.
  */
 function trapezoidSums(series: Float64Array, from: number, frames: number, n: number, starts: number, out: Float64Array): void {
-  const P = new Float64Array(frames + 1);
+  // The running sums live in scratch arrays kept between calls: allocating (and zeroing) them
+  // per band was about half of this function's time in the scan.
+  if (trapezoidScratch.length < 2 * (frames + 1)) trapezoidScratch = new Float64Array(2 * (frames + 1));
+  const P = trapezoidScratch.subarray(0, frames + 1);
+  const Q = trapezoidScratch.subarray(frames + 1);
+  P[0] = 0;
   for (let f = 0; f < frames; f++) P[f + 1] = P[f]! + series[from + f]!;
   const boxes = frames - RAMP + 1;
-  const Q = new Float64Array(Math.max(1, boxes + 1));
+  Q[0] = 0;
   for (let f = 0; f < boxes; f++) Q[f + 1] = Q[f]! + (P[f + RAMP]! - P[f]!);
   for (let a = 0; a < starts; a++) out[a] = Math.max(0, (Q[a + n]! - Q[a]!) / RAMP);
 }
+let trapezoidScratch = new Float64Array(0);
 
 /**
  * Band b's energy per frame with its edges scaled by `scale`, from the running bin sums: the
@@ -1314,21 +1320,29 @@ interface HighTiles { starts: number; ptr: number }
 const TILE_COS = [0, 2, 4, 6, 8];
 const TILE_WEIGHT = [12, 13, 14, 15, 10];
 let lagKernel: PeriodLagKernel | null = null;
+/** The band series and its ten tile-sum rows, kept between calls (the scan makes some 80). */
+let tileScratch = new Float64Array(0);
 const sharedLagKernel = () => (lagKernel ??= new PeriodLagKernel());
 function scaledHighTiles(t: PhaseTables, scale: number, n: number): HighTiles {
   const { frames, et } = t;
   const T = n + RAMP - 1;
   const starts = Math.max(0, frames - T + 1);
-  const band = new Float64Array(frames);
+  if (tileScratch.length < (2 * HIGH_PAIRS + 1) * frames) tileScratch = new Float64Array((2 * HIGH_PAIRS + 1) * frames);
+  const band = tileScratch.subarray(0, frames);
   const sums: Float64Array[] = [];
   for (let b = 2 * TIME_SCALE_FIRST_PAIR; b < BANDS; b++) {
     scaledBand(t, b, scale, band);
-    const s = new Float64Array(starts);
+    const s = tileScratch.subarray((sums.length + 1) * frames, (sums.length + 1) * frames + starts);
     trapezoidSums(band, 0, frames, n, starts, s);
     sums.push(s);
   }
-  const etile = new Float64Array(starts);
-  trapezoidSums(et, 0, frames, n, starts, etile);
+  // The frame energy is not scaled, and n takes only three values over ±5 %: sum it once each.
+  let etile = t.etTiles.get(n);
+  if (!etile) {
+    etile = new Float64Array(starts);
+    trapezoidSums(et, 0, frames, n, starts, etile);
+    t.etTiles.set(n, etile);
+  }
   const { ptr, view: v } = sharedLagKernel().allocTiles(starts);
   const invDelta = 1 / DEFAULT_AUDIO_DELTA;
   for (let a = 0; a < starts; a++) {
