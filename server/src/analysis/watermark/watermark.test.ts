@@ -207,6 +207,58 @@ describe('audio watermark: the period scan\'s fast sums', () => {
   });
 });
 
+describe('audio watermark: the period scan reuses the nominal search\'s spectra', () => {
+  const { POWER_BINS, analysisPowers, scanPowers } = audioWatermarkInternalsForTests;
+  let state = 3;
+  const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296 - 0.5; };
+  const x = Float32Array.from({ length: 40_123 }, (_, i) => 0.3 * Math.sin(i * 0.07) + rnd() * (i % 3000 < 1500 ? 0.2 : 0.01));
+
+  it('computes any run of frames as the whole signal\'s analysis does (exactly when it keeps the FFT\'s frame pairs)', () => {
+    const all = analysisPowers(x);
+    for (const [first, count] of [[0, 6], [6, 38], [102, 1], [3, 9], [399, 3], [40, 5]] as const) {
+      const run = analysisPowers(x, first, count);
+      expect(run.frames).toBe(count);
+      for (let i = 0; i < count * POWER_BINS; i++) {
+        const want = all.power[first * POWER_BINS + i]!, got = run.power[i]!;
+        // The paired FFT shares rounding between frames 2j and 2j + 1 (or a zero partner).
+        if (first % 2 === 0 && count % 2 === 0) expect(got).toBe(want);
+        else expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-12 * (want + 1e-3));
+      }
+    }
+  });
+
+  it('takes the frames windows computed over the same samples and computes the rest', () => {
+    for (const phase of [0, 25, 75]) {
+      const y = x.subarray(phase, 36_000); // the scan may read less than the windows cover
+      const fresh = analysisPowers(y);
+      // Windows as the nominal search cuts them: starts on the 100-sample grid, odd and even
+      // frame numbers, the last one running past the scan's end.
+      const windows = [[0, 13_400], [13_300, 13_400], [26_700, 13_423 - phase]].map(([start, len]) => {
+        const win = x.subarray(start! + phase, start! + phase + len!);
+        const { frames, power } = analysisPowers(win);
+        return { phase, start: start!, length: win.length, frames, power };
+      });
+      const got = scanPowers(y, phase, windows);
+      expect(got.frames).toBe(fresh.frames);
+      let worst = 0;
+      for (let f = 0; f < fresh.frames; f++) {
+        let energy = 1e-12;
+        for (let k = 0; k < POWER_BINS; k++) energy += fresh.power[f * POWER_BINS + k]!;
+        for (let k = 0; k < POWER_BINS; k++) worst = Math.max(worst, Math.abs(got.power[f * POWER_BINS + k]! - fresh.power[f * POWER_BINS + k]!) / energy);
+      }
+      expect(worst, `phase ${phase}`).toBeLessThan(1e-12);
+      // Frames a window's edge cuts must not be taken from it: a window that stops early would
+      // otherwise leave its zero padding in the scan's frames.
+      const short = [{ ...windows[0]!, length: 13_000, ...analysisPowers(x.subarray(phase, phase + 13_000)) }];
+      const partial = scanPowers(y, phase, short);
+      for (let i = 0; i < fresh.frames * POWER_BINS; i++) worst = Math.max(worst, Math.abs(partial.power[i]! - fresh.power[i]!));
+      expect(worst, `phase ${phase}, short window`).toBeLessThan(1e-9);
+      // No windows: exactly the fresh analysis.
+      expect(Buffer.compare(Buffer.from(scanPowers(y, phase, []).power.buffer), Buffer.from(fresh.power.buffer))).toBe(0);
+    }
+  });
+});
+
 describe('period-lag kernel (WebAssembly)', () => {
   it('adds per-class tile products as a plain double-precision loop does', () => {
     let state = 5;
