@@ -379,7 +379,9 @@ const COS_TABLE = (() => {
 })();
 function cosTurns(turns: number): number {
   const f = turns - Math.floor(turns);
-  return COS_TABLE[(f * COS_TABLE_SIZE) | 0]!;
+  // The mask only matters for turns just below an integer, where f rounds up to 1 (and the
+  // index would fall off the table); cos is 1 there.
+  return COS_TABLE[((f * COS_TABLE_SIZE) | 0) & (COS_TABLE_SIZE - 1)]!;
 }
 
 export interface AudioEmbedOptions {
@@ -1176,14 +1178,17 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
   // Tiles a period apart must overlap for at least a period (about 5.7 s of input at −5 %).
   if (x.length < (2 * periodSamples) / (1 - TIME_SCALE_MAX)) return [];
   const fft = sharedFft();
-  sharedLagKernel().reset(); // this call's tiles replace the last call's
+  const kernel = sharedLagKernel();
+  kernel.reset(); // this call's tiles replace the last call's
   const perPhase = PHASES.map((ph) => phaseTables(x.subarray(ph), ph, fft, reuse));
+  const stride = tileRowBytes(Math.max(...perPhase.map((t) => t.frames)));
+  const rows: TileRows = { ptr: kernel.alloc((2 * HIGH_PAIRS + 1) * stride), stride };
   const tileCache = new Map<number, HighTiles[]>();
   const tilesAt = (scale: number) => {
     let tiles = tileCache.get(scale);
     if (!tiles) {
       const n = taperN(FRAMES_PER_SLOT / scale);
-      tiles = perPhase.map((t) => scaledHighTiles(t, scale, n));
+      tiles = perPhase.map((t) => scaledHighTiles(t, scale, n, rows));
       tileCache.set(scale, tiles);
     }
     return tiles;
@@ -1371,20 +1376,21 @@ const TILE_WEIGHT = [12, 13, 14, 15, 10];
 let lagKernel: PeriodLagKernel | null = null;
 /** The band series and its ten tile-sum rows, kept between calls (the scan makes some 80). */
 let tileScratch = new Float64Array(0);
-const sharedLagKernel = () => (lagKernel ??= new PeriodLagKernel());
-function scaledHighTiles(t: PhaseTables, scale: number, n: number): HighTiles {
+const sharedLagKernel = () => (lagKernel ??= new PeriodLagKernel({
+  cosTable: COS_TABLE, pairFactors: INV_PAIR_STEP_SCALE.slice(TIME_SCALE_FIRST_PAIR), bands: BANDS, shareKnee: SHARE_KNEE, invDelta: 1 / DEFAULT_AUDIO_DELTA,
+}));
+/** The tile cells' kernel is written for five high pairs and a 4096-entry cosine table. */
+const TILE_KERNEL_FITS = HIGH_PAIRS === 5 && COS_TABLE_SIZE === 4096;
+let useTileKernel = true;
+/** Where scaledHighTiles puts the band-sum rows for the kernel: one block per scan. */
+interface TileRows { ptr: number; stride: number }
+/** Bytes per band-sum row for `frames` frames: 16-byte aligned, with room for a two-lane read past the last start. */
+const tileRowBytes = (frames: number) => Math.ceil((frames + 1) / 2) * 16;
+
+function scaledHighTiles(t: PhaseTables, scale: number, n: number, rows: TileRows | null): HighTiles {
   const { frames, et } = t;
   const T = n + RAMP - 1;
   const starts = Math.max(0, frames - T + 1);
-  if (tileScratch.length < (2 * HIGH_PAIRS + 1) * frames) tileScratch = new Float64Array((2 * HIGH_PAIRS + 1) * frames);
-  const band = tileScratch.subarray(0, frames);
-  const sums: Float64Array[] = [];
-  for (let b = 2 * TIME_SCALE_FIRST_PAIR; b < BANDS; b++) {
-    scaledBand(t, b, scale, band);
-    const s = tileScratch.subarray((sums.length + 1) * frames, (sums.length + 1) * frames + starts);
-    trapezoidSums(band, 0, frames, n, starts, s);
-    sums.push(s);
-  }
   // The frame energy is not scaled, and n takes only three values over ±5 %: sum it once each.
   let etile = t.etTiles.get(n);
   if (!etile) {
@@ -1392,7 +1398,27 @@ function scaledHighTiles(t: PhaseTables, scale: number, n: number): HighTiles {
     trapezoidSums(et, 0, frames, n, starts, etile);
     t.etTiles.set(n, etile);
   }
-  const { ptr, view: v } = sharedLagKernel().allocTiles(starts);
+  const kernel = sharedLagKernel();
+  const { ptr, view: v } = kernel.allocTiles(starts); // before any view below (growing detaches them)
+  if (tileScratch.length < (2 * HIGH_PAIRS + 1) * frames) tileScratch = new Float64Array((2 * HIGH_PAIRS + 1) * frames);
+  const band = tileScratch.subarray(0, frames);
+  const kernelRows = useTileKernel && TILE_KERNEL_FITS && rows != null && rows.stride >= tileRowBytes(frames);
+  const sums: Float64Array[] = [];
+  for (let b = 2 * TIME_SCALE_FIRST_PAIR; b < BANDS; b++) {
+    scaledBand(t, b, scale, band);
+    const k = sums.length;
+    const s = kernelRows ? kernel.f64(rows.ptr + k * rows.stride, starts) : tileScratch.subarray((k + 1) * frames, (k + 1) * frames + starts);
+    trapezoidSums(band, 0, frames, n, starts, s);
+    sums.push(s);
+  }
+  if (kernelRows) {
+    // The cells in WebAssembly: the same operations but for its own log (Math.log's last bits
+    // may differ; a test holds the tiles to this loop's).
+    const etilePtr = rows.ptr + 2 * HIGH_PAIRS * rows.stride;
+    kernel.f64(etilePtr, starts).set(etile);
+    kernel.tileCells(rows.ptr, rows.stride, etilePtr, starts, ptr);
+    return { starts, ptr };
+  }
   const invDelta = 1 / DEFAULT_AUDIO_DELTA;
   for (let a = 0; a < starts; a++) {
     const e = etile[a]! + 1e-30;
@@ -1457,4 +1483,14 @@ export const audioWatermarkInternalsForTests = {
   analysisPowers: (x: Float32Array, first?: number, count?: number) => analysisPowers(x, sharedFft(), ANALYSIS_WINDOW, first, count),
   scanPowers: (y: Float32Array, phase: number, reuse: readonly WindowPowers[]) => scanPowers(y, phase, sharedFft(), reuse),
   setOffsetKernel(on: boolean): void { useOffsetKernel = on; },
+  setTileKernel(on: boolean): void { useTileKernel = on; },
+  /** The period scan's tiles for one phase's samples at one scale, as stored in the lag kernel's memory. */
+  scanTiles(y: Float32Array, scale: number): Float32Array {
+    const kernel = sharedLagKernel();
+    kernel.reset();
+    const t = phaseTables(y, 0, sharedFft(), []);
+    const stride = tileRowBytes(t.frames);
+    const tiles = scaledHighTiles(t, scale, taperN(FRAMES_PER_SLOT / scale), { ptr: kernel.alloc((2 * HIGH_PAIRS + 1) * stride), stride });
+    return Float32Array.from(kernel.f32(tiles.ptr, tiles.starts * LAG_TILE_FLOATS));
+  },
 };

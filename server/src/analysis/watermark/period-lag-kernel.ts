@@ -1,17 +1,23 @@
 /**
- * The WebAssembly kernel of the audio watermark's period scan (period-lag.wat) and the memory
- * it reads: the scan's tiles live in the kernel's own memory, allocated from a bump pointer
- * that each scan resets, so a lag's sums never copy them. The memory grows to what the
- * largest scan needed (by arithmetic, 15 layouts × 4 phases × 64 bytes per start frame: about
- * 6 MB for a 10 s input, 18 MB for the 30 s a scan reads at most)
- * and is kept for the next one; each thread that scans has its own instance.
+ * The WebAssembly kernels of the audio watermark's period scan (period-lag.wat) and the memory
+ * they share: tileCells turns tapered band sums into tiles, lagSums multiplies tiles a period
+ * apart. The scan's tiles live in the kernel's own memory, allocated from a bump pointer that
+ * each scan resets, so neither step copies them. The memory grows to what the largest scan
+ * needed (by arithmetic, 15 layouts × 4 phases × 64 bytes per start frame: about 6 MB for a
+ * 10 s input, 18 MB for the 30 s a scan reads at most, plus one block of band sums) and is
+ * kept for the next one; each thread that scans has its own instance.
  */
 import { PERIOD_LAG_WASM_BASE64 } from './period-lag-wasm.js';
 
 interface PeriodLagExports {
   memory: WebAssembly.Memory;
   lagSums(b: number, o: number, n: number, pos: number, hop: number, slot: number, perSample: number, classes: number, num: number, den: number): void;
+  tileCells(sums: number, stride: number, etile: number, starts: number, out: number, cos: number, factors: number, bands: number, knee: number, invDelta: number): void;
+  ln2(p: number): void;
 }
+
+/** Constants of tileCells (see period-lag.wat): the cosine table and the five pairs' factors. */
+export interface TileCellConstants { cosTable: Float64Array; pairFactors: readonly number[]; bands: number; shareKnee: number; invDelta: number }
 
 /** Floats per tile: the kernel's layout (see period-lag.wat). */
 export const LAG_TILE_FLOATS = 16;
@@ -25,12 +31,28 @@ export class PeriodLagKernel {
   private next = 0;
   private readonly numPtr = 0;
   private readonly denPtr = MAX_CLASSES * 8;
-  private readonly heapStart = 2 * MAX_CLASSES * 8;
+  private readonly cosPtr = 2 * MAX_CLASSES * 8;
+  private readonly factorsPtr: number;
+  private readonly heapStart: number;
 
-  constructor() {
+  constructor(private readonly constants?: TileCellConstants) {
     lagModule ??= new WebAssembly.Module(Buffer.from(PERIOD_LAG_WASM_BASE64, 'base64'));
     this.kernel = new WebAssembly.Instance(lagModule, {}).exports as unknown as PeriodLagExports;
+    const tableBytes = (constants?.cosTable.length ?? 0) * 8;
+    this.factorsPtr = this.cosPtr + tableBytes;
+    this.heapStart = this.factorsPtr + 64;
     this.next = this.heapStart;
+    this.ensure(this.heapStart);
+    if (constants) {
+      if (constants.cosTable.length !== 4096 || constants.pairFactors.length !== 5) throw new Error('period-lag kernel: tileCells expects a 4096-entry table and five pair factors');
+      new Float64Array(this.kernel.memory.buffer, this.cosPtr, 4096).set(constants.cosTable);
+      new Float64Array(this.kernel.memory.buffer, this.factorsPtr, 5).set(constants.pairFactors);
+    }
+  }
+
+  private ensure(bytes: number): void {
+    const have = this.kernel.memory.buffer.byteLength;
+    if (bytes > have) this.kernel.memory.grow(Math.ceil((bytes - have) / 65536));
   }
 
   /** Forgets every tile block (their byte offsets become invalid). */
@@ -44,14 +66,54 @@ export class PeriodLagKernel {
    * until reset().
    */
   allocTiles(tiles: number): { ptr: number; view: Float32Array } {
-    const ptr = this.next;
-    const bytes = tiles * LAG_TILE_FLOATS * 4;
-    this.next += bytes;
-    const have = this.kernel.memory.buffer.byteLength;
-    if (this.next > have) this.kernel.memory.grow(Math.ceil((this.next - have) / 65536));
+    const ptr = this.alloc(tiles * LAG_TILE_FLOATS * 4);
     const view = new Float32Array(this.kernel.memory.buffer, ptr, tiles * LAG_TILE_FLOATS);
     view.fill(0);
     return { ptr, view };
+  }
+
+  /** A block of `bytes` (rounded up to 16, plus 16 so a two-lane load may pass its end); byte offset. */
+  alloc(bytes: number): number {
+    const ptr = this.next;
+    this.next += Math.ceil(bytes / 16) * 16 + 16;
+    this.ensure(this.next);
+    return ptr;
+  }
+
+  /** A single-precision view of memory at a byte offset (tiles); good until the next allocation. */
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.kernel.memory.buffer, ptr, length);
+  }
+
+  /** A double view of memory at a byte offset; good until the next allocation. */
+  f64(ptr: number, length: number): Float64Array {
+    return new Float64Array(this.kernel.memory.buffer, ptr, length);
+  }
+
+  /**
+   * Fills `starts` zeroed tiles at byte offset `out` from band-sum rows (ten rows of doubles,
+   * `stride` bytes apart, from `sums`) and tile energies (doubles at `etile`); see
+   * period-lag.wat. Needs the constants the kernel was built with.
+   */
+  tileCells(sums: number, stride: number, etile: number, starts: number, out: number): void {
+    const c = this.constants;
+    if (!c) throw new Error('period-lag kernel built without tileCells constants');
+    this.kernel.tileCells(sums, stride, etile, starts, out, this.cosPtr, this.factorsPtr, c.bands, c.shareKnee, c.invDelta);
+  }
+
+  /** The kernel's natural log, for its test: ln of each value (two at a time). */
+  ln(values: Float64Array): Float64Array {
+    const ptr = this.alloc(16);
+    const out = new Float64Array(values.length);
+    for (let i = 0; i < values.length; i += 2) {
+      const v = this.f64(ptr, 2);
+      v[0] = values[i]!; v[1] = values[i + 1] ?? 1;
+      this.kernel.ln2(ptr);
+      out[i] = v[0]!;
+      if (i + 1 < values.length) out[i + 1] = v[1]!;
+    }
+    this.next = ptr;
+    return out;
   }
 
   /**

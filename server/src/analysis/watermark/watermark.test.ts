@@ -260,6 +260,42 @@ describe('audio watermark: the period scan reuses the nominal search\'s spectra'
 });
 
 describe('period-lag kernel (WebAssembly)', () => {
+  it('builds the scan\'s tiles as the JavaScript loop does, value for value', () => {
+    const { scanTiles, setTileKernel } = audioWatermarkInternalsForTests;
+    let state = 9;
+    const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296 - 0.5; };
+    // A swept tone over noise bursts and near-silence, so cells pass and fail the weight gate;
+    // an odd and an even number of start frames (the kernel takes two at a time).
+    for (const length of [120_000, 47_950]) {
+      const y = Float32Array.from({ length }, (_, i) => 0.3 * Math.sin(i * 0.05 + 3 * Math.sin(i * 0.0003)) + rnd() * (i % 8000 < 5000 ? 0.1 : 0.001));
+      for (const scale of [0.95, 0.99, 1.0125, 1.05]) {
+        setTileKernel(true);
+        const kernel = scanTiles(y, scale);
+        setTileKernel(false);
+        const js = scanTiles(y, scale);
+        setTileKernel(true);
+        expect(kernel.length).toBe(js.length);
+        let differing = 0, live = 0;
+        for (let i = 0; i < js.length; i++) { if (kernel[i] !== js[i]) differing++; if (js[i] !== 0) live++; }
+        // Only the log is the kernel's own (within 5e-13 of Math.log); a table index could move
+        // by one where u sits that close to a boundary, which no cell here does.
+        expect(differing, `${length} samples, scale ${scale}`).toBe(0);
+        expect(live).toBeGreaterThan(js.length / 4);
+        expect(live).toBeLessThan((js.length * 15) / 16);
+      }
+    }
+  });
+
+  it('takes natural logs within 5e-13 of Math.log over the range the tiles need', () => {
+    let state = 4;
+    const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296 - 0.5; };
+    const xs = Float64Array.from({ length: 20_001 }, (_, i) => (i < 6 ? [1, 2, 0.5, Math.SQRT2, Math.SQRT1_2, 1e-300][i]! : Math.exp(rnd() * 160)));
+    const got = new PeriodLagKernel().ln(xs);
+    let worst = 0;
+    for (let i = 0; i < xs.length; i++) worst = Math.max(worst, Math.abs(got[i]! - Math.log(xs[i]!)));
+    expect(worst).toBeLessThan(5e-13);
+  });
+
   it('adds per-class tile products as a plain double-precision loop does', () => {
     let state = 5;
     const rnd = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296 - 0.5; };
