@@ -1182,7 +1182,7 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
   kernel.reset(); // this call's tiles replace the last call's
   const perPhase = PHASES.map((ph) => phaseTables(x.subarray(ph), ph, fft, reuse));
   const stride = tileRowBytes(Math.max(...perPhase.map((t) => t.frames)));
-  const rows: TileRows = { ptr: kernel.alloc((2 * HIGH_PAIRS + 1) * stride), stride };
+  const rows: TileRows = { ptr: kernel.alloc(TILE_ROWS * stride), stride };
   const tileCache = new Map<number, HighTiles[]>();
   const tilesAt = (scale: number) => {
     let tiles = tileCache.get(scale);
@@ -1254,12 +1254,14 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
  * over bins (cum[j·frames + f] = power of bins POWER_LO … POWER_LO + j − 1 in frame f; stored
  * by j so a band's pass over the frames reads contiguous rows), so a band with fractional,
  * scaled edges costs a few lookups per frame whatever its width, and the frame energy over the
- * bands' bins (the reliability weight's reference; unscaled).
+ * bands' bins (the reliability weight's reference; unscaled). With the tile kernel, cum sits in
+ * the period-lag kernel's memory at byte offset cumPtr (else −1), and the view `cum` must be
+ * taken afresh after any allocation there.
  */
-interface PhaseTables { frames: number; cum: Float64Array; et: Float64Array; etTiles: Map<number, Float64Array> }
+interface PhaseTables { frames: number; cum: Float64Array; cumPtr: number; et: Float64Array; etTiles: Map<number, Float64Array> }
 function phaseTables(y: Float32Array, phase: number, fft: PairedFft, reuse: readonly WindowPowers[]): PhaseTables {
   const { frames, power } = scanPowers(y, phase, fft, reuse);
-  return powerTables(power, frames);
+  return powerTables(power, frames, useTileKernel && TILE_KERNEL_FITS ? sharedLagKernel() : undefined);
 }
 
 /**
@@ -1300,8 +1302,11 @@ function scanPowers(y: Float32Array, phase: number, fft: PairedFft, reuse: reado
   return { frames, power };
 }
 
-function powerTables(power: Float64Array, frames: number): PhaseTables {
-  const cum = new Float64Array(frames * (POWER_BINS + 1));
+function powerTables(power: Float64Array, frames: number, kernel?: PeriodLagKernel): PhaseTables {
+  const length = frames * (POWER_BINS + 1);
+  const cumPtr = kernel ? kernel.alloc(length * 8) : -1;
+  const cum = kernel ? kernel.f64(cumPtr, length) : new Float64Array(length);
+  cum.fill(0, 0, frames); // row 0: nothing below the first bin (kernel memory is reused unzeroed)
   const et = new Float64Array(frames);
   const lo = BAND_EDGE_BINS[0]! - POWER_LO, hi = BAND_EDGE_BINS[BANDS]! - POWER_LO;
   for (let f = 0; f < frames; f++) {
@@ -1310,7 +1315,7 @@ function powerTables(power: Float64Array, frames: number): PhaseTables {
     for (let j = 0; j < POWER_BINS; j++) { acc += power[pb + j]!; cum[(j + 1) * frames + f] = acc; }
     et[f] = cum[hi * frames + f]! - cum[lo * frames + f]!;
   }
-  return { frames, cum, et, etTiles: new Map() };
+  return { frames, cum, cumPtr, et, etTiles: new Map() };
 }
 
 /**
@@ -1382,6 +1387,8 @@ const sharedLagKernel = () => (lagKernel ??= new PeriodLagKernel({
 /** The tile cells' kernel is written for five high pairs and a 4096-entry cosine table. */
 const TILE_KERNEL_FITS = HIGH_PAIRS === 5 && COS_TABLE_SIZE === 4096;
 let useTileKernel = true;
+/** Rows of the kernel's block: ten band-sum rows, the tile energies, the running sums' scratch (two). */
+const TILE_ROWS = 2 * HIGH_PAIRS + 3;
 /** Where scaledHighTiles puts the band-sum rows for the kernel: one block per scan. */
 interface TileRows { ptr: number; stride: number }
 /** Bytes per band-sum row for `frames` frames: 16-byte aligned, with room for a two-lane read past the last start. */
@@ -1400,24 +1407,31 @@ function scaledHighTiles(t: PhaseTables, scale: number, n: number, rows: TileRow
   }
   const kernel = sharedLagKernel();
   const { ptr, view: v } = kernel.allocTiles(starts); // before any view below (growing detaches them)
-  if (tileScratch.length < (2 * HIGH_PAIRS + 1) * frames) tileScratch = new Float64Array((2 * HIGH_PAIRS + 1) * frames);
-  const band = tileScratch.subarray(0, frames);
-  const kernelRows = useTileKernel && TILE_KERNEL_FITS && rows != null && rows.stride >= tileRowBytes(frames);
-  const sums: Float64Array[] = [];
-  for (let b = 2 * TIME_SCALE_FIRST_PAIR; b < BANDS; b++) {
-    scaledBand(t, b, scale, band);
-    const k = sums.length;
-    const s = kernelRows ? kernel.f64(rows.ptr + k * rows.stride, starts) : tileScratch.subarray((k + 1) * frames, (k + 1) * frames + starts);
-    trapezoidSums(band, 0, frames, n, starts, s);
-    sums.push(s);
-  }
-  if (kernelRows) {
-    // The cells in WebAssembly: the same operations but for its own log (Math.log's last bits
-    // may differ; a test holds the tiles to this loop's).
+  if (t.cumPtr >= 0) t.cum = kernel.f64(t.cumPtr, frames * (POWER_BINS + 1));
+  if (useTileKernel && TILE_KERNEL_FITS && rows != null && rows.stride >= tileRowBytes(frames) && t.cumPtr >= 0) {
+    // Band sums and cells in WebAssembly (period-lag.wat): the same double operations as the
+    // loops below but for the kernel's own log (Math.log's last bits may differ; a test holds
+    // the tiles to the loops'). Rows: ten band sums, the tile energies, the running sums' scratch.
+    const scratch = rows.ptr + (2 * HIGH_PAIRS + 1) * rows.stride;
+    for (let b = 2 * TIME_SCALE_FIRST_PAIR, k = 0; b < BANDS; b++, k++) {
+      const lo = cutAt((BAND_EDGE_BINS[b]! - 0.5) * scale);
+      const hi = cutAt((BAND_EDGE_BINS[b + 1]! - 0.5) * scale);
+      kernel.bandSums(t.cumPtr, frames, lo.j * frames, lo.frac, hi.j * frames, hi.frac, n, RAMP, starts, scratch, rows.ptr + k * rows.stride);
+    }
     const etilePtr = rows.ptr + 2 * HIGH_PAIRS * rows.stride;
     kernel.f64(etilePtr, starts).set(etile);
     kernel.tileCells(rows.ptr, rows.stride, etilePtr, starts, ptr);
     return { starts, ptr };
+  }
+  if (tileScratch.length < (2 * HIGH_PAIRS + 1) * frames) tileScratch = new Float64Array((2 * HIGH_PAIRS + 1) * frames);
+  const band = tileScratch.subarray(0, frames);
+  const sums: Float64Array[] = [];
+  for (let b = 2 * TIME_SCALE_FIRST_PAIR; b < BANDS; b++) {
+    scaledBand(t, b, scale, band);
+    const k = sums.length;
+    const s = tileScratch.subarray((k + 1) * frames, (k + 1) * frames + starts);
+    trapezoidSums(band, 0, frames, n, starts, s);
+    sums.push(s);
   }
   const invDelta = 1 / DEFAULT_AUDIO_DELTA;
   for (let a = 0; a < starts; a++) {
@@ -1490,7 +1504,7 @@ export const audioWatermarkInternalsForTests = {
     kernel.reset();
     const t = phaseTables(y, 0, sharedFft(), []);
     const stride = tileRowBytes(t.frames);
-    const tiles = scaledHighTiles(t, scale, taperN(FRAMES_PER_SLOT / scale), { ptr: kernel.alloc((2 * HIGH_PAIRS + 1) * stride), stride });
+    const tiles = scaledHighTiles(t, scale, taperN(FRAMES_PER_SLOT / scale), { ptr: kernel.alloc(TILE_ROWS * stride), stride });
     return Float32Array.from(kernel.f32(tiles.ptr, tiles.starts * LAG_TILE_FLOATS));
   },
 };

@@ -14,6 +14,7 @@ interface PeriodLagExports {
   lagSums(b: number, o: number, n: number, pos: number, hop: number, slot: number, perSample: number, classes: number, num: number, den: number): void;
   tileCells(sums: number, stride: number, etile: number, starts: number, out: number, cos: number, factors: number, bands: number, knee: number, invDelta: number): void;
   ln2(p: number): void;
+  bandSums(cum: number, frames: number, jl: number, fl: number, jh: number, fh: number, n: number, ramp: number, starts: number, scratch: number, out: number): void;
 }
 
 /** Constants of tileCells (see period-lag.wat): the cosine table and the five pairs' factors. */
@@ -99,6 +100,15 @@ export class PeriodLagKernel {
     const c = this.constants;
     if (!c) throw new Error('period-lag kernel built without tileCells constants');
     this.kernel.tileCells(sums, stride, etile, starts, out, this.cosPtr, this.factorsPtr, c.bands, c.shareKnee, c.invDelta);
+  }
+
+  /**
+   * One scaled band's tapered tile sums into `starts` doubles at byte offset `out`, from running
+   * bin sums at byte offset `cum` (rows of `frames` doubles; edges in rows jl/jh, given as element
+   * offsets, at fractions fl/fh); `scratch` holds 2 (frames + 1) doubles. See period-lag.wat.
+   */
+  bandSums(cum: number, frames: number, jl: number, fl: number, jh: number, fh: number, n: number, ramp: number, starts: number, scratch: number, out: number): void {
+    this.kernel.bandSums(cum, frames, jl, fl, jh, fh, n, ramp, starts, scratch, out);
   }
 
   /** The kernel's natural log, for its test: ln of each value (two at a time). */

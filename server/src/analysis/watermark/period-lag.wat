@@ -182,4 +182,68 @@
           (local.set $q (i32.add (local.get $q) (i32.const 1)))
           (br_if $pairs (i32.lt_s (local.get $q) (i32.const 5))))
         (local.set $a (i32.add (local.get $a) (i32.const 2)))
-        (br $eachStart)))))
+        (br $eachStart))))
+
+  ;; One scaled band's tapered tile sums (scaledBand and trapezoidSums in audio-watermark.ts,
+  ;; fused, the same double operations in the same order): per frame f, the band's energy from
+  ;; the running bin sums (f64 rows of $frames values at $cum; the band's edges fall in rows
+  ;; $jl and $jh, element offsets, at fractions $fl and $fh), then its running sum P, the
+  ;; running sum Q of P's $ramp-frame boxes, and out[a] = max(0, (Q[a + n] - Q[a]) / ramp) for
+  ;; a < $starts. P and Q live at $scratch (2 ($frames + 1) f64).
+  (func (export "bandSums")
+    (param $cum i32) (param $frames i32) (param $jl i32) (param $fl f64) (param $jh i32) (param $fh f64)
+    (param $n i32) (param $ramp i32) (param $starts i32) (param $scratch i32) (param $out i32)
+    (local $f i32) (local $lo i32) (local $hi i32) (local $row i32) (local $qs i32) (local $boxes i32)
+    (local $below f64) (local $above f64) (local $p f64) (local $q f64) (local $r f64)
+    (local.set $row (i32.shl (local.get $frames) (i32.const 3)))
+    (local.set $lo (i32.add (local.get $cum) (i32.shl (local.get $jl) (i32.const 3))))
+    (local.set $hi (i32.add (local.get $cum) (i32.shl (local.get $jh) (i32.const 3))))
+    (f64.store (local.get $scratch) (f64.const 0))
+    (local.set $f (i32.const 0))
+    (block $bandDone
+      (loop $band
+        (br_if $bandDone (i32.ge_s (local.get $f) (local.get $frames)))
+        (local.set $below
+          (f64.add (f64.load (local.get $hi))
+            (f64.mul (local.get $fh) (f64.sub (f64.load (i32.add (local.get $hi) (local.get $row))) (f64.load (local.get $hi))))))
+        (local.set $above
+          (f64.add (f64.load (local.get $lo))
+            (f64.mul (local.get $fl) (f64.sub (f64.load (i32.add (local.get $lo) (local.get $row))) (f64.load (local.get $lo))))))
+        (local.set $p
+          (f64.add (local.get $p)
+            (select (f64.sub (local.get $below) (local.get $above)) (f64.const 0) (f64.gt (local.get $below) (local.get $above)))))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (f64.store (i32.add (local.get $scratch) (i32.shl (local.get $f) (i32.const 3))) (local.get $p))
+        (local.set $lo (i32.add (local.get $lo) (i32.const 8)))
+        (local.set $hi (i32.add (local.get $hi) (i32.const 8)))
+        (br $band)))
+    ;; Q after P
+    (local.set $qs (i32.add (local.get $scratch) (i32.shl (i32.add (local.get $frames) (i32.const 1)) (i32.const 3))))
+    (f64.store (local.get $qs) (f64.const 0))
+    (local.set $boxes (i32.add (i32.sub (local.get $frames) (local.get $ramp)) (i32.const 1)))
+    (local.set $f (i32.const 0))
+    (block $boxDone
+      (loop $box
+        (br_if $boxDone (i32.ge_s (local.get $f) (local.get $boxes)))
+        (local.set $q
+          (f64.add (local.get $q)
+            (f64.sub
+              (f64.load (i32.add (local.get $scratch) (i32.shl (i32.add (local.get $f) (local.get $ramp)) (i32.const 3))))
+              (f64.load (i32.add (local.get $scratch) (i32.shl (local.get $f) (i32.const 3)))))))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (f64.store (i32.add (local.get $qs) (i32.shl (local.get $f) (i32.const 3))) (local.get $q))
+        (br $box)))
+    (local.set $r (f64.convert_i32_s (local.get $ramp)))
+    (local.set $f (i32.const 0))
+    (block $sumDone
+      (loop $sum
+        (br_if $sumDone (i32.ge_s (local.get $f) (local.get $starts)))
+        (f64.store (i32.add (local.get $out) (i32.shl (local.get $f) (i32.const 3)))
+          (f64.max (f64.const 0)
+            (f64.div
+              (f64.sub
+                (f64.load (i32.add (local.get $qs) (i32.shl (i32.add (local.get $f) (local.get $n)) (i32.const 3))))
+                (f64.load (i32.add (local.get $qs) (i32.shl (local.get $f) (i32.const 3)))))
+              (local.get $r))))
+        (local.set $f (i32.add (local.get $f) (i32.const 1)))
+        (br $sum)))))
