@@ -195,6 +195,7 @@ const POWER_BINS = POWER_HI - POWER_LO;
  * is safe.
  */
 let fftInstance: PairedFft | null = null;
+let usePowerKernel = true;
 const sharedFft = () => (fftInstance ??= new PairedFft(FRAME));
 const ANALYSIS_WINDOW = hann(FRAME);
 
@@ -206,6 +207,9 @@ const ANALYSIS_WINDOW = hann(FRAME);
  * first + count − 1 (returned from index 0), for the period scan's gaps.
  */
 function analysisPowers(x: Float32Array, fft: PairedFft, window: Float64Array, first = 0, count = Math.floor(x.length / ANA_HOP) + 1 - first): { frames: number; power: Float64Array } {
+  // The same values from the FFT kernel, which also windows and squares (bit for bit; a unit
+  // test compares the two paths).
+  if (usePowerKernel) return { frames: count, power: fft.framePowers(x, window, ANA_HOP, first, count, POWER_LO, POWER_HI) };
   const frames = count;
   const power = new Float64Array(frames * POWER_BINS);
   const d = fft.data;
@@ -481,6 +485,7 @@ function embedAt16k(x: Float32Array, payload: Uint8Array, options: AudioEmbedOpt
   const logGain = new Float64Array(totalSlots * BANDS);
 
   const synthesizeMark = (): Float64Array => {
+    const d = fft.data; // afresh: analysisPowers (the FFT kernel) may have grown its memory since
     const out = new Float64Array(x.length);
     const gains = new Float64Array(totalSlots * BANDS);
     for (let i = 0; i < gains.length; i++) gains[i] = Math.exp(logGain[i]!) - 1;
@@ -1498,6 +1503,7 @@ export const audioWatermarkInternalsForTests = {
   scanPowers: (y: Float32Array, phase: number, reuse: readonly WindowPowers[]) => scanPowers(y, phase, sharedFft(), reuse),
   setOffsetKernel(on: boolean): void { useOffsetKernel = on; },
   setTileKernel(on: boolean): void { useTileKernel = on; },
+  setPowerKernel(on: boolean): void { usePowerKernel = on; },
   /** The period scan's tiles for one phase's samples at one scale, as stored in the lag kernel's memory. */
   scanTiles(y: Float32Array, scale: number): Float32Array {
     const kernel = sharedLagKernel();

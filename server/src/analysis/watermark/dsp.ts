@@ -131,7 +131,11 @@ export class Fft {
 interface FftPairExports {
   memory: WebAssembly.Memory;
   fft(data: number, tw: number, rev: number, n: number, inverse: number, odd: number): void;
+  framePowers(data: number, tw: number, rev: number, n: number, odd: number, buf: number, win: number, hop: number, count: number, out: number, lo: number, hi: number): void;
 }
+
+/** Frames per framePowers call: a multiple of four (the grouping), bounding the kernel's buffers. */
+const POWER_CHUNK = 256;
 let fftPairModule: WebAssembly.Module | null = null;
 
 /**
@@ -143,13 +147,16 @@ let fftPairModule: WebAssembly.Module | null = null;
  */
 export class PairedFft {
   readonly size: number;
-  readonly data: Float64Array;
+  private dataView: Float64Array;
   private readonly kernel: FftPairExports;
   private readonly dataPtr: number;
   private readonly forwardPtr: number;
   private readonly inversePtr: number;
   private readonly revPtr: number;
   private readonly odd: number;
+  private readonly winPtr: number;
+  private readonly bufPtr: number;
+  private outPtr = 0;
 
   constructor(size: number) {
     if (size < 8 || (size & (size - 1)) !== 0) throw new Error(`FFT size must be a power of two ≥ 8, got ${size}`);
@@ -161,11 +168,13 @@ export class PairedFft {
     this.forwardPtr = size * 32;
     this.inversePtr = this.forwardPtr + size * 16;
     this.revPtr = this.inversePtr + size * 16;
-    const bytes = this.revPtr + size * 4;
+    this.winPtr = this.revPtr + size * 4;
+    this.bufPtr = this.winPtr + size * 8;
+    const bytes = this.bufPtr;
     const pages = Math.ceil(bytes / 65536) - this.kernel.memory.buffer.byteLength / 65536;
     if (pages > 0) this.kernel.memory.grow(pages);
     const memory = this.kernel.memory.buffer;
-    this.data = new Float64Array(memory, this.dataPtr, size * 4);
+    this.dataView = new Float64Array(memory, this.dataPtr, size * 4);
     // The same twiddle values as Fft's constructor, each stored twice (one per lane).
     const forward = new Float64Array(memory, this.forwardPtr, size * 2);
     const inverse = new Float64Array(memory, this.inversePtr, size * 2);
@@ -185,6 +194,50 @@ export class PairedFft {
       rev[i] = r;
     }
     this.odd = (bits - 2) % 2 === 1 ? 1 : 0;
+  }
+
+  /** The transform's input and output (see the class comment); take it again after framePowers, which may grow the memory. */
+  get data(): Float64Array {
+    if (this.dataView.buffer !== this.kernel.memory.buffer) this.dataView = new Float64Array(this.kernel.memory.buffer, this.dataPtr, this.size * 4);
+    return this.dataView;
+  }
+
+  private ensure(bytes: number): void {
+    const have = this.kernel.memory.buffer.byteLength;
+    if (bytes > have) this.kernel.memory.grow(Math.ceil((bytes - have) / 65536));
+  }
+
+  /**
+   * Power spectra (bins lo … hi − 1, hi ≤ size/2) of `count` windowed real frames of x, frame
+   * f centred at sample (first + f)·hop, samples outside x zero; four frames per transform,
+   * grouped from `first` in fours (frames f, f+1 in lane 0, f+2, f+3 in lane 1). Returns
+   * count × (hi − lo) values, frame-major. The values are those of packing the frames into
+   * `data` and calling transform() (a unit test compares the two); this does the windowing,
+   * the transform and the squaring in the kernel, without a JavaScript loop per sample.
+   */
+  framePowers(x: Float32Array, window: Float64Array, hop: number, first: number, count: number, lo: number, hi: number): Float64Array {
+    const n = this.size;
+    if (window.length !== n || lo < 1 || hi > n / 2 || lo >= hi) throw new Error('framePowers: window length must be the FFT size and 1 ≤ lo < hi ≤ size/2');
+    const bins = hi - lo;
+    const out = new Float64Array(count * bins);
+    const bufSamples = (POWER_CHUNK - 1) * hop + n;
+    this.outPtr = this.bufPtr + Math.ceil((bufSamples * 4) / 16) * 16;
+    this.ensure(this.outPtr + POWER_CHUNK * bins * 8);
+    const memory = this.kernel.memory.buffer;
+    new Float64Array(memory, this.winPtr, n).set(window);
+    const buf = new Float32Array(memory, this.bufPtr, bufSamples);
+    for (let c = 0; c < count; c += POWER_CHUNK) {
+      const m = Math.min(POWER_CHUNK, count - c);
+      // The chunk's samples, zero outside x: frame c + f reads buf from f·hop.
+      const start = (first + c) * hop - n / 2;
+      const len = (Math.ceil(m / 4) * 4 - 1) * hop + n;
+      const from = Math.max(0, start), to = Math.min(x.length, start + len);
+      buf.fill(0, 0, len);
+      if (to > from) buf.set(x.subarray(from, to), from - start);
+      this.kernel.framePowers(this.dataPtr, this.forwardPtr, this.revPtr, n, this.odd, this.bufPtr, this.winPtr, hop, m, this.outPtr, lo, hi);
+      out.set(new Float64Array(memory, this.outPtr, m * bins), c * bins);
+    }
+    return out;
   }
 
   /** Forward transform of both lanes in place (sign −1); inverse is unscaled, like Fft's. */

@@ -227,6 +227,28 @@ describe('audio watermark: the period scan reuses the nominal search\'s spectra'
     }
   });
 
+  it('gets the same powers, bit for bit, from the FFT kernel\'s windowing and squaring as from the JavaScript loop', () => {
+    const { setPowerKernel } = audioWatermarkInternalsForTests;
+    const short = x.subarray(0, 300); // shorter than one frame
+    for (const [signal, first, count] of [[x, 0, undefined], [x, 3, 9], [x, 102, 1], [x, 0, 257], [x, 398, 4], [short, 0, undefined], [x.subarray(7, 20_007), 0, undefined]] as const) {
+      setPowerKernel(true);
+      const kernel = analysisPowers(signal, first, count);
+      setPowerKernel(false);
+      const js = analysisPowers(signal, first, count);
+      setPowerKernel(true);
+      expect(kernel.frames).toBe(js.frames);
+      expect(kernel.power.length).toBe(js.power.length);
+      expect(Buffer.compare(Buffer.from(kernel.power.buffer), Buffer.from(js.power.buffer)), `${signal.length} samples from frame ${first}`).toBe(0);
+    }
+    // The embedder measures its cells through the same function: its output does not move either.
+    const payload = new Uint8Array([9, 8, 7, 6]);
+    const withKernel = embedAudioWatermark(x, AUDIO_WM_RATE, payload);
+    setPowerKernel(false);
+    const withLoop = embedAudioWatermark(x, AUDIO_WM_RATE, payload);
+    setPowerKernel(true);
+    expect(Buffer.compare(Buffer.from(withKernel.buffer), Buffer.from(withLoop.buffer))).toBe(0);
+  });
+
   it('takes the frames windows computed over the same samples and computes the rest', () => {
     for (const phase of [0, 25, 75]) {
       const y = x.subarray(phase, 36_000); // the scan may read less than the windows cover
