@@ -1,11 +1,12 @@
 /**
  * The WebAssembly kernels of the audio watermark's period scan (period-lag.wat) and the memory
- * they share: tileCells turns tapered band sums into tiles, lagSums multiplies tiles a period
- * apart. The scan's tiles live in the kernel's own memory, allocated from a bump pointer that
- * each scan resets, so neither step copies them. The memory grows to what the largest scan
- * needed (by arithmetic, 15 layouts × 4 phases × 64 bytes per start frame: about 6 MB for a
- * 10 s input, 18 MB for the 30 s a scan reads at most, plus one block of band sums) and is
- * kept for the next one; each thread that scans has its own instance.
+ * they share: bandSums turns running bin sums into a scaled band's tapered tile sums, tileCells
+ * turns those into tiles, lagSums multiplies tiles a period apart. The running bin sums and the
+ * tiles live in the kernel's own memory, allocated from a bump pointer that each scan resets,
+ * so no step copies them. The memory grows to what the largest scan needed and is kept for the
+ * next one. By arithmetic, tiles take 15 layouts × 4 phases × 64 bytes per start frame and the
+ * running sums 4 phases × 115 rows × 8 bytes per frame: about 12 MB for a 10 s input, 36 MB
+ * for the 30 s a scan reads at most. Each thread that scans has its own instance.
  */
 import { PERIOD_LAG_WASM_BASE64 } from './period-lag-wasm.js';
 
