@@ -15,6 +15,7 @@ export const KERNELS = {
   fftPair: { wat: 'server/src/analysis/watermark/fft-pair.wat', out: 'server/src/analysis/watermark/fft-pair-wasm.ts', name: 'FFT_PAIR_WASM_BASE64' },
   offsetScan: { wat: 'server/src/analysis/watermark/offset-scan.wat', out: 'server/src/analysis/watermark/offset-scan-wasm.ts', name: 'OFFSET_SCAN_WASM_BASE64' },
   periodLag: { wat: 'server/src/analysis/watermark/period-lag.wat', out: 'server/src/analysis/watermark/period-lag-wasm.ts', name: 'PERIOD_LAG_WASM_BASE64' },
+  viterbi: { wat: 'server/src/analysis/watermark/viterbi.wat', out: 'server/src/analysis/watermark/viterbi-wasm.ts', name: 'VITERBI_WASM_BASE64' },
 };
 
 /** The bytes a kernel's .wat compiles to (SIMD enabled, validated). */

@@ -4,6 +4,7 @@
  * decoder. Soft inputs are real numbers, positive meaning "bit 0 more likely".
  */
 import { createHash } from 'node:crypto';
+import { VITERBI_WASM_BASE64 } from './viterbi-wasm.js';
 
 export const CONV_K = 7;
 const G1 = 0o171;
@@ -56,6 +57,7 @@ const BRANCH_CODE = (() => {
 export function viterbiDecode(soft: ArrayLike<number>, infoBits: number): Uint8Array {
   const steps = infoBits + CONV_K - 1;
   if (soft.length < steps * 2) throw new Error('soft input shorter than the codeword');
+  if (useViterbiKernel && steps <= KERNEL_MAX_STEPS) return kernelDecode(soft, steps, infoBits);
   const half = STATES >> 1;
   let metric = new Float64Array(STATES).fill(-Infinity);
   metric[0] = 0;
@@ -95,6 +97,36 @@ export function viterbiDecode(soft: ArrayLike<number>, infoBits: number): Uint8A
     state = (state >> 1) | (hi << (CONV_K - 2));
   }
   return bits.subarray(0, infoBits);
+}
+
+/**
+ * The same decoder in WebAssembly (viterbi.wat), for words up to KERNEL_MAX_STEPS steps (the
+ * payloads here have 54 and 86): every metric is the same double sum and every decision the
+ * same comparison, so the bits are the loop's above (a unit test runs both against the
+ * textbook decoder).
+ */
+interface ViterbiExports { memory: WebAssembly.Memory; viterbi(steps: number, info: number, back: number, bits: number): void }
+const KERNEL_SOFT = 1280;
+const KERNEL_MAX_STEPS = 640; // soft, decisions and bits fit the kernel's one 64 KiB page
+let viterbiKernel: ViterbiExports | null = null;
+let useViterbiKernel = true;
+function kernelDecode(soft: ArrayLike<number>, steps: number, infoBits: number): Uint8Array {
+  if (!viterbiKernel) {
+    viterbiKernel = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(VITERBI_WASM_BASE64, 'base64')), {}).exports as unknown as ViterbiExports;
+    new Uint8Array(viterbiKernel.memory.buffer, 0, BRANCH_CODE.length).set(BRANCH_CODE);
+  }
+  const k = viterbiKernel;
+  const input = new Float64Array(k.memory.buffer, KERNEL_SOFT, 2 * steps);
+  for (let i = 0; i < 2 * steps; i++) input[i] = +soft[i]!;
+  const back = KERNEL_SOFT + 16 * steps;
+  const bits = back + 64 * steps;
+  k.viterbi(steps, infoBits, back, bits);
+  return new Uint8Array(k.memory.buffer.slice(bits, bits + infoBits));
+}
+
+/** Tests switch between the kernel and the JavaScript loop (both must decide alike). */
+export function setViterbiKernelForTests(on: boolean): void {
+  useViterbiKernel = on;
 }
 
 export function crc16(bits: ArrayLike<number>): number {

@@ -6,7 +6,8 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisError } from '../types.js';
 import { AUDIO_WM_RATE, audioWatermarkInternalsForTests, detectAudioWatermark, embedAudioWatermark, snrDb } from './audio-watermark.js';
-import { convEncode, crc16, viterbiDecode, payloadFromMessage } from './ecc.js';
+import { convEncode, crc16, viterbiDecode, payloadFromMessage, setViterbiKernelForTests } from './ecc.js';
+import { VITERBI_WASM_BASE64 } from './viterbi-wasm.js';
 import { Fft, PairedFft } from './dsp.js';
 import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
 import { PERIOD_LAG_WASM_BASE64 } from './period-lag-wasm.js';
@@ -159,8 +160,18 @@ describe('error control', () => {
         if (trial === 13 && r < 0.02) return NaN;
         return (b ? -1 : 1) + noise * (rnd() - 0.5) * 4;
       });
-      expect(Array.from(viterbiDecode(soft, infoBits)), `trial ${trial}`).toEqual(reference(soft, infoBits));
+      const want = reference(soft, infoBits);
+      // Both decoders: the WebAssembly kernel (the default) and the JavaScript loop.
+      expect(Array.from(viterbiDecode(soft, infoBits)), `kernel, trial ${trial}`).toEqual(want);
+      setViterbiKernelForTests(false);
+      expect(Array.from(viterbiDecode(soft, infoBits)), `loop, trial ${trial}`).toEqual(want);
+      setViterbiKernelForTests(true);
     }
+  });
+
+  it('ships the WebAssembly that viterbi.wat compiles to (rerun scripts/build-wasm.mjs after editing it)', async () => {
+    const bytes: Buffer = await compileKernel(KERNELS.viterbi);
+    expect(bytes.toString('base64')).toBe(VITERBI_WASM_BASE64);
   });
 });
 
