@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { FFT_PAIR_WASM_BASE64 } from './fft-pair-wasm.js';
+import { ensureMemory, instantiateKernel } from './wasm-kernel.js';
 
 /** In-place iterative radix-2 complex FFT of a fixed power-of-two size. */
 export class Fft {
@@ -136,7 +137,6 @@ interface FftPairExports {
 
 /** Frames per framePowers call: a multiple of four (the grouping), bounding the kernel's buffers. */
 const POWER_CHUNK = 256;
-let fftPairModule: WebAssembly.Module | null = null;
 
 /**
  * Two complex FFTs of one size per call, in WebAssembly SIMD (fft-pair.wat): the same butterflies
@@ -161,8 +161,7 @@ export class PairedFft {
   constructor(size: number) {
     if (size < 8 || (size & (size - 1)) !== 0) throw new Error(`FFT size must be a power of two ≥ 8, got ${size}`);
     this.size = size;
-    fftPairModule ??= new WebAssembly.Module(Buffer.from(FFT_PAIR_WASM_BASE64, 'base64'));
-    this.kernel = new WebAssembly.Instance(fftPairModule, {}).exports as unknown as FftPairExports;
+    this.kernel = instantiateKernel<FftPairExports>(FFT_PAIR_WASM_BASE64);
     // Layout: data (32 bytes per element), forward and inverse twiddles (32 bytes each per k < n/2), bit-reversal table.
     this.dataPtr = 0;
     this.forwardPtr = size * 32;
@@ -170,9 +169,7 @@ export class PairedFft {
     this.revPtr = this.inversePtr + size * 16;
     this.winPtr = this.revPtr + size * 4;
     this.bufPtr = this.winPtr + size * 8;
-    const bytes = this.bufPtr;
-    const pages = Math.ceil(bytes / 65536) - this.kernel.memory.buffer.byteLength / 65536;
-    if (pages > 0) this.kernel.memory.grow(pages);
+    ensureMemory(this.kernel.memory, this.bufPtr);
     const memory = this.kernel.memory.buffer;
     this.dataView = new Float64Array(memory, this.dataPtr, size * 4);
     // The same twiddle values as Fft's constructor, each stored twice (one per lane).
@@ -202,11 +199,6 @@ export class PairedFft {
     return this.dataView;
   }
 
-  private ensure(bytes: number): void {
-    const have = this.kernel.memory.buffer.byteLength;
-    if (bytes > have) this.kernel.memory.grow(Math.ceil((bytes - have) / 65536));
-  }
-
   /**
    * Power spectra (bins lo … hi − 1, hi ≤ size/2) of `count` windowed real frames of x, frame
    * f centred at sample (first + f)·hop, samples outside x zero; four frames per transform,
@@ -222,7 +214,7 @@ export class PairedFft {
     const out = new Float64Array(count * bins);
     const bufSamples = (POWER_CHUNK - 1) * hop + n;
     this.outPtr = this.bufPtr + Math.ceil((bufSamples * 4) / 16) * 16;
-    this.ensure(this.outPtr + POWER_CHUNK * bins * 8);
+    ensureMemory(this.kernel.memory, this.outPtr + POWER_CHUNK * bins * 8);
     const memory = this.kernel.memory.buffer;
     new Float64Array(memory, this.winPtr, n).set(window);
     const buf = new Float32Array(memory, this.bufPtr, bufSamples);

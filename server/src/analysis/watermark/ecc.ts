@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { VITERBI_WASM_BASE64 } from './viterbi-wasm.js';
+import { instantiateKernel } from './wasm-kernel.js';
 
 export const CONV_K = 7;
 const G1 = 0o171;
@@ -112,7 +113,7 @@ let viterbiKernel: ViterbiExports | null = null;
 let useViterbiKernel = true;
 function kernelDecode(soft: ArrayLike<number>, steps: number, infoBits: number): Uint8Array {
   if (!viterbiKernel) {
-    viterbiKernel = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(VITERBI_WASM_BASE64, 'base64')), {}).exports as unknown as ViterbiExports;
+    viterbiKernel = instantiateKernel<ViterbiExports>(VITERBI_WASM_BASE64);
     new Uint8Array(viterbiKernel.memory.buffer, 0, BRANCH_CODE.length).set(BRANCH_CODE);
   }
   const k = viterbiKernel;

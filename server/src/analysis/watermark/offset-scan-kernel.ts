@@ -5,13 +5,13 @@
  * hypothesis' weights and table indices in (a few hundred kB for a 4 s window).
  */
 import { OFFSET_SCAN_WASM_BASE64 } from './offset-scan-wasm.js';
+import { ensureMemory, instantiateKernel } from './wasm-kernel.js';
 
 interface OffsetScanExports {
   memory: WebAssembly.Memory;
   offsetScan(weight: number, weight2: number, sync: number, dither: number, cos: number, starts: number, period: number, L: number, m: number, out: number): void;
 }
 
-let scanModule: WebAssembly.Module | null = null;
 
 export class OffsetScanKernel {
   private readonly kernel: OffsetScanExports;
@@ -20,18 +20,12 @@ export class OffsetScanKernel {
   private readonly heapStart: number;
 
   constructor(cosTable: Float64Array, ditherIndex: Float64Array) {
-    scanModule ??= new WebAssembly.Module(Buffer.from(OFFSET_SCAN_WASM_BASE64, 'base64'));
-    this.kernel = new WebAssembly.Instance(scanModule, {}).exports as unknown as OffsetScanExports;
+    this.kernel = instantiateKernel<OffsetScanExports>(OFFSET_SCAN_WASM_BASE64);
     this.ditherPtr = cosTable.length * 8;
     this.heapStart = this.ditherPtr + ditherIndex.length * 8;
-    this.ensure(this.heapStart);
+    ensureMemory(this.kernel.memory, this.heapStart);
     new Float64Array(this.kernel.memory.buffer, this.cosPtr, cosTable.length).set(cosTable);
     new Float64Array(this.kernel.memory.buffer, this.ditherPtr, ditherIndex.length).set(ditherIndex);
-  }
-
-  private ensure(bytes: number): void {
-    const have = this.kernel.memory.buffer.byteLength;
-    if (bytes > have) this.kernel.memory.grow(Math.ceil((bytes - have) / 65536));
   }
 
   /**
@@ -42,7 +36,7 @@ export class OffsetScanKernel {
   scan(weight: Float64Array, weight2: Float64Array, sync: Float64Array, starts: number, period: number, L: number, m: number): Float64Array {
     const n = weight.length;
     const wPtr = this.heapStart, w2Ptr = wPtr + n * 8, syncPtr = w2Ptr + n * 8, outPtr = syncPtr + n * 8;
-    this.ensure(outPtr + period * 32);
+    ensureMemory(this.kernel.memory, outPtr + period * 32);
     const buffer = this.kernel.memory.buffer;
     new Float64Array(buffer, wPtr, n).set(weight);
     new Float64Array(buffer, w2Ptr, n).set(weight2);

@@ -9,6 +9,7 @@
  * for the 30 s a scan reads at most. Each thread that scans has its own instance.
  */
 import { PERIOD_LAG_WASM_BASE64 } from './period-lag-wasm.js';
+import { ensureMemory, instantiateKernel } from './wasm-kernel.js';
 
 interface PeriodLagExports {
   memory: WebAssembly.Memory;
@@ -26,7 +27,6 @@ export const LAG_TILE_FLOATS = 16;
 /** Sum slots at the start of memory: more position classes than any slot length gives. */
 const MAX_CLASSES = 128;
 
-let lagModule: WebAssembly.Module | null = null;
 
 export class PeriodLagKernel {
   private readonly kernel: PeriodLagExports;
@@ -38,23 +38,17 @@ export class PeriodLagKernel {
   private readonly heapStart: number;
 
   constructor(private readonly constants?: TileCellConstants) {
-    lagModule ??= new WebAssembly.Module(Buffer.from(PERIOD_LAG_WASM_BASE64, 'base64'));
-    this.kernel = new WebAssembly.Instance(lagModule, {}).exports as unknown as PeriodLagExports;
+    this.kernel = instantiateKernel<PeriodLagExports>(PERIOD_LAG_WASM_BASE64);
     const tableBytes = (constants?.cosTable.length ?? 0) * 8;
     this.factorsPtr = this.cosPtr + tableBytes;
     this.heapStart = this.factorsPtr + 64;
     this.next = this.heapStart;
-    this.ensure(this.heapStart);
+    ensureMemory(this.kernel.memory, this.heapStart);
     if (constants) {
       if (constants.cosTable.length !== 4096 || constants.pairFactors.length !== 5) throw new Error('period-lag kernel: tileCells expects a 4096-entry table and five pair factors');
       new Float64Array(this.kernel.memory.buffer, this.cosPtr, 4096).set(constants.cosTable);
       new Float64Array(this.kernel.memory.buffer, this.factorsPtr, 5).set(constants.pairFactors);
     }
-  }
-
-  private ensure(bytes: number): void {
-    const have = this.kernel.memory.buffer.byteLength;
-    if (bytes > have) this.kernel.memory.grow(Math.ceil((bytes - have) / 65536));
   }
 
   /** Forgets every tile block (their byte offsets become invalid). */
@@ -78,7 +72,7 @@ export class PeriodLagKernel {
   alloc(bytes: number): number {
     const ptr = this.next;
     this.next += Math.ceil(bytes / 16) * 16 + 16;
-    this.ensure(this.next);
+    ensureMemory(this.kernel.memory, this.next);
     return ptr;
   }
 
