@@ -34,8 +34,8 @@
  *   factor is estimated from the mark's own period instead (timeScaleCandidates; by default on
  *   inputs of ~6 s or more, see AudioDetectOptions.timeScaleSearch).
  * - Known limits (measured, docs/watermarking.md): tempo changes that keep the pitch, speed
- *   changes in inputs too short for two periods or on hosts with little energy above 1 kHz
- *   (those need the 'full' search), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.12
+ *   changes in inputs too short for two periods or on hosts with little but not almost no
+ *   energy above 1 kHz (those need the 'full' search), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.12
  *   (bench/wm-audio-diag.ts), i.e. the codec moves R by more than a quarter lattice step almost
  *   everywhere.
  */
@@ -850,7 +850,11 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
     // resampling (which restores time and frequency alike) and search again at nominal speed.
     // By default only estimates whose period peak stands well clear of what unmarked audio
     // shows get that search (TIME_SCALE_AUTO_Z), so unmarked input pays for the scan alone.
-    const candidates = timeScaleCandidates(x16, TIME_SCALE_CANDIDATES, nominal.powers).filter((c) => mode === 'full' || c.z >= TIME_SCALE_AUTO_Z);
+    // Content with almost nothing above 1–2 kHz (a low-passed recording, bass-heavy music)
+    // leaves the scan only faint bands to read, so its true estimate rarely reaches the
+    // automatic gate: such input gets the full search (LOW_BAND_SHARE).
+    const full = mode === 'full' || highBandShare(nominal.powers) < LOW_BAND_SHARE;
+    const candidates = timeScaleCandidates(x16, TIME_SCALE_CANDIDATES, nominal.powers).filter((c) => full || c.z >= TIME_SCALE_AUTO_Z);
     for (const { speed } of candidates) {
       const undone = detectAtNominalSpeed(resample(x16, AUDIO_WM_RATE, AUDIO_WM_RATE * speed), delta);
       // Strict rule only: each candidate is one more full search that a chance CRC pass could win.
@@ -878,13 +882,53 @@ export interface AudioDetectOptions {
    * for only when nothing is found at nominal speed, on inputs of about 5.7 s or more:
    * - 'auto' (default): the period scan (timeScaleCandidates; on a 10 s file about as costly
    *   as the nominal search since both moved their inner loops to WebAssembly), then one more full search per estimate whose period z
-   *   reaches TIME_SCALE_AUTO_Z — speech marks do, unmarked audio does not;
+   *   reaches TIME_SCALE_AUTO_Z — speech marks do, unmarked audio does not — and, on content
+   *   with almost no energy above 2 kHz (LOW_BAND_SHARE), the full search;
    * - 'full': one more full search for each of the best three estimates whatever their z,
-   *   which also finds weak marks (a host with almost no energy above 1 kHz) at several times
+   *   which also finds weak marks (a host with little energy above 1 kHz) at several times
    *   the cost on unmarked input;
    * - 'off': nominal speed only.
    */
   timeScaleSearch?: TimeScaleSearch;
+}
+
+/**
+ * Below this share of its band power above 2 kHz (highBandShare) an input counts as low-band
+ * content, and the automatic search searches the best estimates as the full search does,
+ * whatever their z. Chosen on the tuning hosts (48 French 10–34 s hosts) and the unit test's
+ * espeak clip: speech 2.7·10⁻³–0.031 (median 8.2·10⁻³; espeak 0.063), the same low-passed at 900 Hz (twice, as
+ * the bench does) 7.5·10⁻⁵ at most (the next 1.9·10⁻⁵; espeak 2.6·10⁻⁵, 4.3·10⁻⁵ after +5 %
+ * speed, which moves the cut-off up). The share above 1125 Hz, where the scan's bands start,
+ * separated them less (speech from 9.7·10⁻³, low-passed up to 0.028). On 12 of those hosts
+ * low-passed, marked and played at 1.03, 0.95 and 1.05, the automatic search found 4, 5 and 4
+ * of 12 without this rule, and the full search 10, 10 and 11 (one-off script,
+ * docs/watermarking.md). It costs up to TIME_SCALE_CANDIDATES more searches, each under the
+ * strict rule, on such input only.
+ */
+const LOW_BAND_SHARE = 4e-4;
+/** highBandShare splits at the lower edge of band 15: bin 64, 2 kHz. */
+const LOW_BAND_SPLIT_BAND = 15;
+
+/**
+ * Share of the analysed power (bins of bands 0–19, 156–3500 Hz) in bands 15–19 (2–3.5 kHz), over
+ * the nominal search's phase-0 frames (the first TIME_SCALE_SCAN_SECONDS of the input).
+ */
+function highBandShare(powers: readonly WindowPowers[]): number {
+  const lo = BAND_EDGE_BINS[0]! - POWER_LO;
+  const mid = BAND_EDGE_BINS[LOW_BAND_SPLIT_BAND]! - POWER_LO;
+  const hi = BAND_EDGE_BINS[BANDS]! - POWER_LO;
+  let high = 0;
+  let all = 0;
+  for (const w of powers) {
+    if (w.phase !== 0) continue;
+    for (let f = 0; f < w.frames; f++) {
+      const base = f * POWER_BINS;
+      for (let k = lo; k < mid; k++) all += w.power[base + k]!;
+      for (let k = mid; k < hi; k++) high += w.power[base + k]!;
+    }
+  }
+  all += high;
+  return all > 0 ? high / all : 0;
 }
 
 type NominalDetection = AudioDetection & { accepted: boolean; decodedPayload: Uint8Array | null; powers: WindowPowers[] };
@@ -1163,7 +1207,7 @@ const TIME_SCALE_CANDIDATES = 3;
  * this scan (one-off scripts, docs/watermarking.md): the best estimate of 1095 unmarked 10 s
  * files reached z 9.32 at most (99.9th percentile 8.90, median 5.44); marked tuning hosts
  * (French prompts) at 0.95, 0.97, 1.03, 1.05 gave the true speed z ≥ 14.4, and ≥ 18.5 after
- * MP3 64 kbps on top (that figure from the scan one step before its final lag layout); hosts low-passed at 900 Hz only 6.2–13.6, so those need 'full'.
+ * MP3 64 kbps on top (that figure from the scan one step before its final lag layout); hosts low-passed at 900 Hz only 6.2–13.6, hence the low-band rule (LOW_BAND_SHARE).
  */
 const TIME_SCALE_AUTO_Z = 10;
 /** Coarse peaks refined before the best TIME_SCALE_CANDIDATES are kept. */
@@ -1501,6 +1545,8 @@ export const audioWatermarkInternalsForTests = {
   BANDS, POWER_LO, POWER_BINS, RAMP, bandSeries, powerTables, scaledBand, taper, trapezoidSums,
   analysisPowers: (x: Float32Array, first?: number, count?: number) => analysisPowers(x, sharedFft(), ANALYSIS_WINDOW, first, count),
   scanPowers: (y: Float32Array, phase: number, reuse: readonly WindowPowers[]) => scanPowers(y, phase, sharedFft(), reuse),
+  /** highBandShare of an input, from a nominal search of it. */
+  highBandShareOf: (x16: Float32Array) => highBandShare(detectAtNominalSpeed(x16, DEFAULT_AUDIO_DELTA).powers),
   setOffsetKernel(on: boolean): void { useOffsetKernel = on; },
   setTileKernel(on: boolean): void { useTileKernel = on; },
   setPowerKernel(on: boolean): void { usePowerKernel = on; },
