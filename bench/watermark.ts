@@ -12,7 +12,7 @@
  *        WM_AUDIO_ATTACKS (regex: run only the audio attacks whose names match, for iteration)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -40,6 +40,8 @@ const AUDIO_HOSTSET = process.env.WM_AUDIO_HOSTSET ?? 'standard';
 const N_LOW = Number(process.env.WM_LOW_HOSTS ?? (QUICK ? 1 : 12));
 /** WM_FP_LOWPASS=1 low-passes every unmarked 10 s file at 900 Hz, as the low-band hosts are. */
 const FP_LOWPASS = process.env.WM_FP_LOWPASS === '1';
+/** WM_FP_DUMP=dir writes every flagged unmarked 10 s file there (f32le, mono, 16 kHz). */
+const FP_DUMP = process.env.WM_FP_DUMP;
 const AUDIO_ATTACKS = process.env.WM_AUDIO_ATTACKS ? new RegExp(process.env.WM_AUDIO_ATTACKS) : null;
 const work = mkdtempSync(join(tmpdir(), 'wm-bench-'));
 const ff = (...args: string[]) => execFileSync('ffmpeg', ['-v', 'error', '-y', '-nostdin', ...args]);
@@ -250,12 +252,12 @@ async function benchAudio() {
     files++;
     if (synthetic) synthFiles++;
     if (d.value.crc_ok) longCrc++;
-    if (d.value.has_watermark) { longFlagged++; printFlagged(`10 s file ${files} (${label}), default detection`, d.value); }
+    if (d.value.has_watermark) { longFlagged++; printFlagged(`10 s file ${files} (${label}), default detection`, d.value); dumpFlagged(file, files); }
     if (!FP_FULL_SEARCH) continue;
     const s = cpuMs(() => detectAudioWatermark(file, AUDIO_WM_RATE, { timeScaleSearch: 'full' }));
     searchMs += s.ms;
     if (s.value.crc_ok) searchCrc++;
-    if (s.value.has_watermark) { searchFlagged++; printFlagged(`10 s file ${files} (${label}), full time-scale search`, s.value); }
+    if (s.value.has_watermark) { searchFlagged++; printFlagged(`10 s file ${files} (${label}), full time-scale search`, s.value); dumpFlagged(file, files); }
   }
   if (files === 0) console.log('false positives on 10 s files: skipped (WM_FP_FILES=0)');
   else {
@@ -339,6 +341,12 @@ const SYNTH_SENTENCES = [
 ];
 
 /** A false positive is worth a line of its own: which input, and which detection path passed. */
+function dumpFlagged(file: Float32Array, index: number): void {
+  if (!FP_DUMP) return;
+  mkdirSync(FP_DUMP, { recursive: true });
+  writeFileSync(join(FP_DUMP, `file-${index}.f32`), Buffer.from(file.buffer, file.byteOffset, file.byteLength));
+}
+
 function printFlagged(what: string, d: AudioDetection): void {
   const path = d.time_scale !== 1 ? `time-scale ${d.time_scale}` : d.windows > 1 ? `joint over ${d.windows} windows` : 'one window';
   console.log(`  flagged: ${what}: payload ${d.payload_hex}, ${d.bit_errors} coded-bit errors, sync z ${d.sync_z.toFixed(2)}, ${path}, offset ${d.offset_seconds.toFixed(3)} s`);

@@ -585,7 +585,10 @@ export interface AudioDetection {
   payload_hex: string | null;
   /** Decoded payload bits, reported even when the CRC fails (for bit-accuracy measurements). */
   payload_bits: string | null;
-  /** Coded-bit disagreements between the soft input and the re-encoded decoded payload. */
+  /**
+   * Coded-bit disagreements between the soft input and the re-encoded decoded payload, plus
+   * half (rounded up) of the coded bits with no evidence at all (see decodeSoft).
+   */
   bit_errors: number | null;
   crc_ok: boolean;
   sync_z: number;
@@ -855,13 +858,20 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
     // automatic gate: such input gets the full search (LOW_BAND_SHARE).
     const full = mode === 'full' || highBandShare(nominal.powers) < LOW_BAND_SHARE;
     const candidates = timeScaleCandidates(x16, TIME_SCALE_CANDIDATES, nominal.powers).filter((c) => full || c.z >= TIME_SCALE_AUTO_Z);
-    for (const { speed } of candidates) {
-      const undone = detectAtNominalSpeed(resample(x16, AUDIO_WM_RATE, AUDIO_WM_RATE * speed), delta);
-      // Strict rule only: each candidate is one more full search that a chance CRC pass could win.
-      const strictOk = undone.accepted && undone.crc_ok && (undone.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS;
-      if (strictOk) {
-        best = { ...undone, time_scale: round(speed, 4), offset_seconds: round(undone.offset_seconds / speed, 4), windows: nominal.windows, p_value: Math.min(1, undone.p_value * candidates.length) };
-        break;
+    // Strict rule only: each candidate is one more full search that a chance CRC pass could win.
+    const strictOk = (d: NominalDetection) => d.accepted && d.crc_ok && (d.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS;
+    let searches = 0;
+    search: for (const { speed: estimate } of candidates) {
+      // A near miss (CRC match, coded errors within the ordinary rule's reach but over the
+      // strict rule's) gets two more tries at speeds a hair either side: see SPEED_NUDGE.
+      for (const speed of [estimate, estimate * (1 - SPEED_NUDGE), estimate * (1 + SPEED_NUDGE)]) {
+        const undone = detectAtNominalSpeed(resample(x16, AUDIO_WM_RATE, AUDIO_WM_RATE * speed), delta);
+        searches++;
+        if (strictOk(undone)) {
+          best = { ...undone, time_scale: round(speed, 4), offset_seconds: round(undone.offset_seconds / speed, 4), windows: nominal.windows, p_value: Math.min(1, undone.p_value * Math.max(candidates.length, searches)) };
+          break search;
+        }
+        if (!(undone.crc_ok && (undone.bit_errors ?? CODED_BITS) <= MAX_CODED_ERRORS)) break;
       }
     }
   }
@@ -891,6 +901,17 @@ export interface AudioDetectOptions {
    */
   timeScaleSearch?: TimeScaleSearch;
 }
+
+/**
+ * Relative speed step of the retries after a near miss of the strict rule. Once the speed is
+ * right to within about 0.01 %, how many coded bits a search gets wrong depends mostly on where
+ * the resampled signal's samples fall against the 25-sample analysis phases, not on the
+ * remaining error: on a low-passed tuning host at 1.03 the undo at the estimate (0.01 % off)
+ * gave 13 coded errors, at the true speed 4, and at ±0.005 % steps around the estimate
+ * 2, 5, 5, 13, 4, 4, 6 (one-off script). Near misses are rare on unmarked input (they need a
+ * chance CRC match), so the retries cost it almost nothing.
+ */
+const SPEED_NUDGE = 5e-5;
 
 /**
  * Below this share of its band power above 2 kHz (highBandShare) an input counts as low-band
@@ -1094,8 +1115,17 @@ function decodeSoft(soft: Float64Array): { info: Uint8Array; crc: boolean; error
   const crc = crc16(payload) === bitsToNumber(info.subarray(AUDIO_PAYLOAD_BITS));
   const re = convEncode(info);
   let errors = 0;
-  for (let k = 0; k < CODED_BITS; k++) if (soft[k]! !== 0 && (soft[k]! > 0 ? 0 : 1) !== re[k]) errors++;
-  return { info, crc, errors };
+  let blind = 0;
+  for (let k = 0; k < CODED_BITS; k++) {
+    if (soft[k]! === 0) blind++;
+    else if ((soft[k]! > 0 ? 0 : 1) !== re[k]) errors++;
+  }
+  // A coded bit no cell voted on (every one of its cells in digital silence, or empty) is
+  // counted as half an error, what a guess would score: the error gates were set for decodes in
+  // which every coded bit carries evidence, and the decoder can agree with the rest at no cost.
+  // Measured: an unmarked, low-passed 10 s cut of klettres syllables, 60 % digital silence,
+  // had 39 such bits and passed the CRC by chance with 7 disagreements (bench, WM_FP_LOWPASS=1).
+  return { info, crc, errors: errors + Math.ceil(blind / 2) };
 }
 
 function round(v: number, digits: number): number {
@@ -1542,7 +1572,7 @@ function periodLagZ(tiles: HighTiles[], lag: number, multiples: readonly number[
  * sums against the embedder's bandSeries and taper). Not part of the module's interface.
  */
 export const audioWatermarkInternalsForTests = {
-  BANDS, POWER_LO, POWER_BINS, RAMP, bandSeries, powerTables, scaledBand, taper, trapezoidSums,
+  BANDS, POWER_LO, POWER_BINS, RAMP, bandSeries, decodeSoft, powerTables, scaledBand, taper, trapezoidSums,
   analysisPowers: (x: Float32Array, first?: number, count?: number) => analysisPowers(x, sharedFft(), ANALYSIS_WINDOW, first, count),
   scanPowers: (y: Float32Array, phase: number, reuse: readonly WindowPowers[]) => scanPowers(y, phase, sharedFft(), reuse),
   /** highBandShare of an input, from a nominal search of it. */

@@ -517,6 +517,41 @@ describe('audio watermark', () => {
     const cleanPlayed = await encode(low, ['-af', `asetrate=${AUDIO_WM_RATE * speed},aresample=${AUDIO_WM_RATE}`, '-c:a', 'pcm_f32le'], 'wav');
     expect(detectAudioWatermark(cleanPlayed, AUDIO_WM_RATE).has_watermark).toBe(false);
   });
+  it('counts a coded bit with no evidence as half an error, so the error gates see a guess', () => {
+    const { decodeSoft } = audioWatermarkInternalsForTests;
+    const info = new Uint8Array(48);
+    for (let i = 0; i < 32; i++) info[i] = (i * 7 + 3) % 5 < 2 ? 1 : 0;
+    const crc = crc16(info.subarray(0, 32));
+    for (let i = 0; i < 16; i++) info[32 + i] = (crc >> (15 - i)) & 1;
+    const code = convEncode(info);
+    const soft = Float64Array.from(code, (b) => (b ? -1 : 1));
+    const clean = decodeSoft(soft);
+    expect(clean.crc).toBe(true);
+    expect(clean.errors).toBe(0);
+    const silent = new Set(Array.from({ length: 39 }, (_, k) => (k * 11) % soft.length));
+    for (const k of silent) soft[k] = 0;
+    const open = Array.from(soft.keys()).filter((k) => !silent.has(k));
+    const flipped = [open[10]!, open[50]!];
+    for (const k of flipped) soft[k] = -soft[k]!;
+    const sparse = decodeSoft(soft);
+    expect(sparse.crc).toBe(true);
+    expect(Array.from(sparse.info)).toEqual(Array.from(info));
+    expect(sparse.errors).toBe(2 + 20);
+  });
+  it('still finds a mark in a file that is 40 % digital silence', () => {
+    // Half-second bursts of speech between 0.35 s gaps of exact zeros, about 11 s in all.
+    const parts: Float32Array[] = [];
+    for (let k = 0; k < 2; k++) {
+      for (let o = 0; o + 8000 <= speech.length; o += 8000) { parts.push(speech.subarray(o, o + 8000)); parts.push(new Float32Array(5600)); }
+    }
+    const gappy = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { gappy.set(p, at); at += p.length; }
+    const det = detectAudioWatermark(embedAudioWatermark(gappy, AUDIO_WM_RATE, payload), AUDIO_WM_RATE);
+    expect(det.has_watermark).toBe(true);
+    expect(det.payload_hex).toBe(hex);
+    expect(detectAudioWatermark(gappy, AUDIO_WM_RATE).has_watermark).toBe(false);
+  });
   it('does not flag unmarked 3 s clips of speech, noise or a tone', () => {
     let s = 7;
     const rnd = () => { s = (s * 1103515245 + 12345) >>> 0; return s / 4294967296 - 0.5; };
