@@ -856,8 +856,9 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
     // Content with almost nothing above 1–2 kHz (a low-passed recording, bass-heavy music)
     // leaves the scan only faint bands to read, so its true estimate rarely reaches the
     // automatic gate: such input gets the full search (LOW_BAND_SHARE).
-    const full = mode === 'full' || highBandShare(nominal.powers) < LOW_BAND_SHARE;
-    const candidates = timeScaleCandidates(x16, TIME_SCALE_CANDIDATES, nominal.powers).filter((c) => full || c.z >= TIME_SCALE_AUTO_Z);
+    const estimates = timeScaleCandidates(x16, TIME_SCALE_CANDIDATES, nominal.powers);
+    const full = mode === 'full' || (estimates.length > 0 && highBandShare(nominal.powers) < LOW_BAND_SHARE);
+    const candidates = estimates.filter((c) => full || c.z >= TIME_SCALE_AUTO_Z);
     // Strict rule only: each candidate is one more full search that a chance CRC pass could win.
     const strictOk = (d: NominalDetection) => d.accepted && d.crc_ok && (d.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS;
     let searches = 0;
