@@ -7,9 +7,11 @@
  *   npm run build && bench/fetch-hosts.sh && nice npm run bench:watermark
  *   env: WM_HOSTS (cache dir), WM_AUDIO_HOSTS (default 12), WM_IMAGE_HOSTS (default 60),
  *        WM_IMAGE_FP (unmarked images checked, default 1200),
- *        WM_FP_CLIPS (default 1000), WM_FP_FILES (unmarked 10 s files, default 300),
+ *        WM_FP_CLIPS (default 1000), WM_FP_FILES (unmarked 10 s files, default 1000),
  *        WM_QUICK=1 (fewer hosts),
- *        WM_AUDIO_ATTACKS (regex: run only the audio attacks whose names match, for iteration)
+ *        WM_AUDIO_ATTACKS (regex: run only the audio attacks whose names match, for iteration),
+ *        WM_AUDIO_HOSTSET, WM_LOW_HOSTS, WM_FP_FULL_SEARCH, WM_FP_LOWPASS, WM_FP_DUMP
+ *        (docs/benchmarks.md describes each)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
@@ -340,13 +342,14 @@ const SYNTH_SENTENCES = [
   'Nobody expected the river to rise that fast in spring.',
 ];
 
-/** A false positive is worth a line of its own: which input, and which detection path passed. */
+/** With WM_FP_DUMP set, a flagged unmarked file is kept there for examination. */
 function dumpFlagged(file: Float32Array, index: number): void {
   if (!FP_DUMP) return;
   mkdirSync(FP_DUMP, { recursive: true });
   writeFileSync(join(FP_DUMP, `file-${index}.f32`), Buffer.from(file.buffer, file.byteOffset, file.byteLength));
 }
 
+/** A false positive is worth a line of its own: which input, and which detection path passed. */
 function printFlagged(what: string, d: AudioDetection): void {
   const path = d.time_scale !== 1 ? `time-scale ${d.time_scale}` : d.windows > 1 ? `joint over ${d.windows} windows` : 'one window';
   console.log(`  flagged: ${what}: payload ${d.payload_hex}, ${d.bit_errors} coded-bit errors, sync z ${d.sync_z.toFixed(2)}, ${path}, offset ${d.offset_seconds.toFixed(3)} s`);

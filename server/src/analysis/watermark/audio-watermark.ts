@@ -34,8 +34,8 @@
  *   factor is estimated from the mark's own period instead (timeScaleCandidates; by default on
  *   inputs of ~6 s or more, see AudioDetectOptions.timeScaleSearch).
  * - Known limits (measured, docs/watermarking.md): tempo changes that keep the pitch, speed
- *   changes in inputs too short for two periods or on hosts with little but not almost no
- *   energy above 1 kHz (those need the 'full' search), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.12
+ *   changes in inputs too short for two periods or on hosts with little energy above 1 kHz
+ *   but some above 2 kHz (those need the 'full' search; see LOW_BAND_SHARE), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.12
  *   (bench/wm-audio-diag.ts), i.e. the codec moves R by more than a quarter lattice step almost
  *   everywhere.
  */
@@ -923,7 +923,7 @@ const SPEED_NUDGE = 5e-5;
  * speed, which moves the cut-off up). The share above 1125 Hz, where the scan's bands start,
  * separated them less (speech from 9.7·10⁻³, low-passed up to 0.028). On 12 of those hosts
  * low-passed, marked and played at 1.03, 0.95 and 1.05, the automatic search found 4, 5 and 4
- * of 12 without this rule, and the full search 10, 10 and 11 (one-off script,
+ * of 12 without this rule and, like the full search, 10, 10 and 11 with it (one-off script,
  * docs/watermarking.md). It costs up to TIME_SCALE_CANDIDATES more searches, each under the
  * strict rule, on such input only.
  */
