@@ -918,9 +918,9 @@ const SPEED_NUDGE = 5e-5;
  * Below this share of its band power above 2 kHz (highBandShare) an input counts as low-band
  * content, and the automatic search searches the best estimates as the full search does,
  * whatever their z. Chosen on the tuning hosts (48 French 10–34 s hosts) and the unit test's
- * espeak clip: speech 2.7·10⁻³–0.031 (median 8.2·10⁻³; espeak 0.063), the same low-passed at 900 Hz (twice, as
- * the bench does) 7.5·10⁻⁵ at most (the next 1.9·10⁻⁵; espeak 2.6·10⁻⁵, 4.3·10⁻⁵ after +5 %
- * speed, which moves the cut-off up). The share above 1125 Hz, where the scan's bands start,
+ * espeak clip: speech 2.7·10⁻³–0.031 (median 8.2·10⁻³; espeak 0.063), the same low-passed at
+ * 900 Hz (twice, as the bench does) 7.5·10⁻⁵ at most (the next 1.9·10⁻⁵; espeak 2.6·10⁻⁵,
+ * 4.3·10⁻⁵ after +5 % speed, which moves the cut-off up). The share above 1125 Hz, where the scan's bands start,
  * separated them less (speech from 9.7·10⁻³, low-passed up to 0.028). On 12 of those hosts
  * low-passed, marked and played at 1.03, 0.95 and 1.05, the automatic search found 4, 5 and 4
  * of 12 without this rule and, like the full search, 10, 10 and 11 with it (one-off script,

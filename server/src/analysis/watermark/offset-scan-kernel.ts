@@ -12,7 +12,6 @@ interface OffsetScanExports {
   offsetScan(weight: number, weight2: number, sync: number, dither: number, cos: number, starts: number, period: number, L: number, m: number, out: number): void;
 }
 
-
 export class OffsetScanKernel {
   private readonly kernel: OffsetScanExports;
   private readonly cosPtr = 0;

@@ -27,7 +27,6 @@ export const LAG_TILE_FLOATS = 16;
 /** Sum slots at the start of memory: more position classes than any slot length gives. */
 const MAX_CLASSES = 128;
 
-
 export class PeriodLagKernel {
   private readonly kernel: PeriodLagExports;
   private next = 0;

@@ -501,7 +501,7 @@ describe('audio watermark', () => {
   });
   it('finds a mark on content with energy only below 1 kHz after a speed change by default, and not the unmarked content', async () => {
     // Low-passed, the bands the period scan reads hold almost nothing, so the true estimate's
-    // z stays under the automatic gate; the low-band rule searches the best estimate anyway.
+    // z stays under the automatic gate; the low-band rule gives such input the full search.
     const twice = new Float32Array(speech.length * 2);
     twice.set(speech); twice.set(speech, speech.length);
     const low = await encode(twice, ['-af', 'lowpass=f=900,lowpass=f=900', '-c:a', 'pcm_f32le'], 'wav');
@@ -539,7 +539,8 @@ describe('audio watermark', () => {
     expect(sparse.errors).toBe(2 + 20);
   });
   it('still finds a mark in a file that is 40 % digital silence', () => {
-    // Half-second bursts of speech between 0.35 s gaps of exact zeros, about 11 s in all.
+    // Half-second bursts of speech between 0.35 s gaps of exact zeros (41 % of the samples),
+    // the clip twice over: about 29 s in all.
     const parts: Float32Array[] = [];
     for (let k = 0; k < 2; k++) {
       for (let o = 0; o + 8000 <= speech.length; o += 8000) { parts.push(speech.subarray(o, o + 8000)); parts.push(new Float32Array(5600)); }
