@@ -40,7 +40,7 @@
  *   everywhere.
  */
 import { PairedFft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
-import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, toHex, viterbiDecode } from './ecc.js';
+import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, payloadFromMessage, toHex, viterbiDecode } from './ecc.js';
 import { OffsetScanKernel } from './offset-scan-kernel.js';
 import { LAG_TILE_FLOATS, PeriodLagKernel } from './period-lag-kernel.js';
 
@@ -598,6 +598,13 @@ export interface AudioDetection {
   time_scale: number;
   offset_seconds: number;
   windows: number;
+  /**
+   * How the mark was found: 'decode' (blind Viterbi decoding, payload read from the audio) or
+   * 'known_payload' (the correlation test of one named payload, see AudioDetectOptions.knownPayload).
+   */
+  detected_by?: 'decode' | 'known_payload';
+  /** Best z of the known-payload test over the alignments it tried, when it ran. */
+  known_payload_z?: number;
 }
 
 interface Candidate { z: number; num: number; den: number; soft: Float64Array; speed: number; pitch: boolean; noiseAware: boolean; offsetFrames: number }
@@ -659,9 +666,11 @@ function buildHypotheses(power: Float64Array, frames: number, delta: number): Hy
 /**
  * Walks the cells of one alignment: out[0..1] = sync numerator and weight sum with the
  * hypothesis' own weights; with weight2 (the noise-aware weights over the same ratios), also
- * out[2..3] for those, from the same cosine; with soft, adds each cell's soft bit.
+ * out[2..3] for those, from the same cosine; with soft, adds each cell's soft bit. With index
+ * and ditherIndex of a known codeword (KnownCodeword), the numerators are that codeword's
+ * correlation instead of the sync statistic.
  */
-function alignmentSums(h: Hypothesis, o: number, delta: number, lay: Layout, out: Float64Array, soft: Float64Array | null, weight2: Float64Array | null = null): void {
+function alignmentSums(h: Hypothesis, o: number, delta: number, lay: Layout, out: Float64Array, soft: Float64Array | null, weight2: Float64Array | null = null, index: Float64Array = h.syncIndex, ditherIndex: Float64Array = lay.ditherIndex): void {
   const L = h.slotFrames;
   const m = MARGIN / h.speed;
   let num = 0, den = 0, num2 = 0, den2 = 0;
@@ -679,7 +688,7 @@ function alignmentSums(h: Hypothesis, o: number, delta: number, lay: Layout, out
       if (w === 0) continue; // the noise-aware weight is never above the plain one
       const cell = cellBase + p;
       // cos(2π·2(R/Δ − dither)) by table: the same index cosTurns(2u) would take.
-      const c = COS_TABLE[((h.syncIndex[idx]! - lay.ditherIndex[cell]!) | 0) & (COS_TABLE_SIZE - 1)]!;
+      const c = COS_TABLE[((index[idx]! - ditherIndex[cell]!) | 0) & (COS_TABLE_SIZE - 1)]!;
       num += w * c;
       den += w * w;
       if (weight2) { const w2 = weight2[idx]!; num2 += w2 * c; den2 += w2 * w2; }
@@ -696,6 +705,47 @@ const sharedOffsetKernel = (lay: Layout) => (offsetKernel ??= new OffsetScanKern
 const OFFSET_KERNEL_FITS = SLOTS === 27 && PAIRS === 10 && COS_TABLE_SIZE === 4096;
 /** Tests turn the kernel off to compare it with the JavaScript loop. */
 let useOffsetKernel = true;
+
+/**
+ * A payload tested by correlation (the known-payload test, detectAudioWatermark). For every cell
+ * the expected coset is known, so cos(2π(R/Δ − dither − codebit/2)) is +1 on the mark and
+ * averages 0 elsewhere: the same table walk as the sync statistic, at the first harmonic and with
+ * the code bit folded into the dither. Per cell the first harmonic keeps far more of a damaged
+ * mark than the sync statistic's second (a lattice fit f at the first is roughly f⁴ at the
+ * second), and no decoder has to get 108 coded bits right, so the test reaches marks that
+ * noise or a codec left too weak to decode blind, at the price of naming the payload first.
+ */
+interface KnownCodeword {
+  payload: Uint8Array;
+  code: Uint8Array;
+  /** (dither + codebit/2) in cosine-table steps, per cell. */
+  ditherIndex: Float64Array;
+  kernel: OffsetScanKernel | null;
+}
+const knownCodewords = new Map<string, KnownCodeword>();
+function knownCodeword(payload: Uint8Array): KnownCodeword {
+  const key = toHex(payload);
+  let known = knownCodewords.get(key);
+  if (!known) {
+    const lay = layout();
+    const code = payloadCodeword(payload);
+    const ditherIndex = new Float64Array(CELLS);
+    for (let c = 0; c < CELLS; c++) ditherIndex[c] = (lay.dither[c]! + 0.5 * code[lay.bitOfCell[c]!]!) * COS_TABLE_SIZE;
+    known = { payload: Uint8Array.from(payload), code, ditherIndex, kernel: null };
+    // A service tests the default payload and the odd custom message: a few are enough.
+    if (knownCodewords.size >= 4) knownCodewords.delete(knownCodewords.keys().next().value!);
+    knownCodewords.set(key, known);
+  }
+  return known;
+}
+
+/** R/Δ in cosine-table steps plus INDEX_OFFSET: the known-payload test's table index. */
+function knownIndexOf(h: Hypothesis, delta: number): Float64Array {
+  const index = new Float64Array(h.ratio.length);
+  const scale = COS_TABLE_SIZE / delta;
+  for (let i = 0; i < index.length; i++) index[i] = h.ratio[i]! * scale + INDEX_OFFSET;
+  return index;
+}
 
 const scratchSums = new Float64Array(4);
 /** Sync statistic (and optionally soft bits) of one alignment. */
@@ -721,14 +771,17 @@ function topOffsets(num: Float64Array, den: Float64Array, keep: number): number[
   return best;
 }
 
-/** Per-offset sync sums of one nominal-speed hypothesis of one window (for joint sync). */
-interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array }
+/**
+ * Per-offset sync sums of one nominal-speed hypothesis of one window (for joint sync), and the
+ * known codeword's correlation sums when one is tested (same weights, so the same den).
+ */
+interface SyncProfile { hyp: Hypothesis; num: Float64Array; den: Float64Array; knownNum: Float64Array | null }
 
 /**
  * Searches all alignments of one window; returns the best candidates, the count tried and the
  * nominal-speed sync profiles, one per weighting (so detectAudioWatermark can add windows up).
  */
-function searchWindow(x16: Float32Array, delta: number, keep: number): { best: Candidate[]; tried: number; profiles: SyncProfile[]; frames: number; power: Float64Array } {
+function searchWindow(x16: Float32Array, delta: number, keep: number, known: KnownCodeword | null = null): { best: Candidate[]; tried: number; profiles: SyncProfile[]; frames: number; power: Float64Array } {
   const lay = layout();
   const { frames, power } = analysisPowers(x16, sharedFft(), ANALYSIS_WINDOW);
   const hyps = buildHypotheses(power, frames, delta);
@@ -775,9 +828,24 @@ function searchWindow(x16: Float32Array, delta: number, keep: number): { best: C
         num[1]![o] = sums[2]!; den[1]![o] = sums[3]!;
       }
     }
+    let knownNum: Float64Array[] | null = null;
+    if (known && nominal) {
+      knownNum = [new Float64Array(period), new Float64Array(period)];
+      const index = knownIndexOf(pair[0]!, delta);
+      if (useOffsetKernel && OFFSET_KERNEL_FITS && Number.isInteger(L) && Number.isInteger(m)) {
+        known.kernel ??= new OffsetScanKernel(COS_TABLE, known.ditherIndex);
+        const out = known.kernel.scan(pair[0]!.weight, pair[1]!.weight, index, pair[0]!.starts, period, L, m);
+        for (let o = 0; o < period; o++) { knownNum[0]![o] = out[4 * o]!; knownNum[1]![o] = out[4 * o + 2]!; }
+      } else {
+        for (let o = 0; o < period; o++) {
+          alignmentSums(pair[0]!, o, delta, lay, sums, null, pair[1]!.weight, index, known.ditherIndex);
+          knownNum[0]![o] = sums[0]!; knownNum[1]![o] = sums[2]!;
+        }
+      }
+    }
     for (let v = 0; v < 2; v++) {
       const h = pair[v]!;
-      if (nominal) profiles.push({ hyp: h, num: num[v]!, den: den[v]! });
+      if (nominal) profiles.push({ hyp: h, num: num[v]!, den: den[v]!, knownNum: knownNum ? knownNum[v]! : null });
       for (const o of topOffsets(num[v]!, den[v]!, keep)) {
         const soft = new Float64Array(CODED_BITS);
         const r = evaluate(h, o, delta, lay, soft);
@@ -845,7 +913,9 @@ const JOINT_HIGH_Z = 3.0;
 export function detectAudioWatermark(samples: Float32Array, sampleRate: number, options: AudioDetectOptions = {}): AudioDetection {
   const x16 = sampleRate === AUDIO_WM_RATE ? samples : resample(samples, sampleRate, AUDIO_WM_RATE);
   const delta = options.delta ?? DEFAULT_AUDIO_DELTA;
-  const nominal = detectAtNominalSpeed(x16, delta);
+  const knownPayload = options.knownPayload === undefined ? (options.expectedPayload ?? payloadFromMessage(null, AUDIO_PAYLOAD_BITS / 8)) : options.knownPayload;
+  const known = knownPayload ? knownCodeword(knownPayload) : null;
+  const nominal = detectAtNominalSpeed(x16, delta, known);
   let best = nominal;
   const mode = options.timeScaleSearch ?? 'auto';
   if (!nominal.accepted && mode !== 'off') {
@@ -860,13 +930,14 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
     const full = mode === 'full' || (estimates.length > 0 && highBandShare(nominal.powers) < LOW_BAND_SHARE);
     const candidates = estimates.filter((c) => full || c.z >= TIME_SCALE_AUTO_Z);
     // Strict rule only: each candidate is one more full search that a chance CRC pass could win.
-    const strictOk = (d: NominalDetection) => d.accepted && d.crc_ok && (d.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS;
+    // (or a known-payload detection, whose gate allows for these searches' alignments too).
+    const strictOk = (d: NominalDetection) => d.accepted && (d.detected_by === 'known_payload' || (d.crc_ok && (d.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS));
     let searches = 0;
     search: for (const { speed: estimate } of candidates) {
       // A near miss (CRC match, coded errors within the ordinary rule's reach but over the
       // strict rule's) gets two more tries at speeds a hair either side: see SPEED_NUDGE.
       for (const speed of [estimate, estimate * (1 - SPEED_NUDGE), estimate * (1 + SPEED_NUDGE)]) {
-        const undone = detectAtNominalSpeed(resample(x16, AUDIO_WM_RATE, AUDIO_WM_RATE * speed), delta);
+        const undone = detectAtNominalSpeed(resample(x16, AUDIO_WM_RATE, AUDIO_WM_RATE * speed), delta, known);
         searches++;
         if (strictOk(undone)) {
           best = { ...undone, time_scale: round(speed, 4), offset_seconds: round(undone.offset_seconds / speed, 4), windows: nominal.windows, p_value: Math.min(1, undone.p_value * Math.max(candidates.length, searches)) };
@@ -879,15 +950,32 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
   const { accepted, decodedPayload, powers: _powers, ...detection } = best;
   let detected = accepted;
   if (detected && options.expectedPayload) detected = decodedPayload != null && Buffer.compare(Buffer.from(options.expectedPayload), Buffer.from(decodedPayload)) === 0;
-  return { ...detection, has_watermark: detected, confidence: confidenceOf(detection.sync_z, detection.crc_ok, detected) };
+  const confidence = detected && detection.detected_by === 'known_payload' ? knownConfidenceOf(detection.known_payload_z!) : confidenceOf(detection.sync_z, detection.crc_ok, detected);
+  return { ...detection, has_watermark: detected, confidence };
 }
 
 export type TimeScaleSearch = 'off' | 'auto' | 'full';
+
+/**
+ * Gate of the known-payload test's z (≈ N(0,1) per alignment on unmarked audio, the cells'
+ * dithers being independent). One nominal search of a block tries 4 phases × 2 weightings ×
+ * 432 offsets = 3456 alignments; a time-scale search adds up to 9 more searches. 6 σ puts
+ * 35 000 alignments at about 3.5·10⁻⁵ per input by the Gaussian tail; the empirical null is in
+ * docs/watermarking.md.
+ */
+export const KNOWN_PAYLOAD_Z = 6;
 
 export interface AudioDetectOptions {
   delta?: number;
   /** has_watermark also requires this payload. */
   expectedPayload?: Uint8Array;
+  /**
+   * Payload for the known-payload test, which runs when blind decoding finds nothing: the
+   * correlation of the audio with this payload's codeword at every alignment, accepted at z ≥
+   * KNOWN_PAYLOAD_Z. Default: expectedPayload, else the default message's payload (what marks
+   * applied without custom_message carry); null turns the test off (blind decoding only).
+   */
+  knownPayload?: Uint8Array | null;
   /**
    * Marks played up to ±5 % faster or slower (resampling speed change: time and pitch), looked
    * for only when nothing is found at nominal speed, on inputs of about 5.7 s or more:
@@ -963,14 +1051,14 @@ type NominalDetection = AudioDetection & { accepted: boolean; decodedPayload: Ui
 interface WindowPowers { phase: number; start: number; length: number; frames: number; power: Float64Array }
 
 /** One search at nominal speed over the whole 16 kHz signal (windows, phases, joint sync). */
-function detectAtNominalSpeed(x16: Float32Array, delta: number): NominalDetection {
+function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCodeword | null = null): NominalDetection {
   const total = x16.length;
   const maxLen = Math.round(MAX_WINDOW_SECONDS * AUDIO_WM_RATE);
   const nWin = total <= maxLen * 1.5 ? 1 : Math.ceil(total / maxLen);
   const winLen = Math.ceil(total / nWin);
   const period = SLOTS * FRAMES_PER_SLOT;
   const lay = layout();
-  type Decoded = Candidate & { window: number; crc: boolean; decoded: Uint8Array; errors: number; accepted: boolean };
+  type Decoded = Candidate & { window: number; crc: boolean; decoded: Uint8Array; errors: number; accepted: boolean; knownZ?: number };
   const candidates: Decoded[] = [];
   let tried = 0;
   const offer = (d: Decoded) => { candidates.push(d); };
@@ -998,6 +1086,57 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number): NominalDetectio
       if (!(energy > 0 && agree / Math.sqrt(energy) >= CONFIRM_Z)) cand.accepted = false;
     }
     pending = [];
+  };
+  // The known-payload test's best alignment so far, over all blocks (reported even below the gate).
+  let knownBest: { z: number; cand: Decoded } | null = null;
+  let knownTried = 0;
+  const testKnownPayload = () => {
+    if (!known) return;
+    for (const [phase, noiseAware] of PHASES.flatMap((ph) => [[ph, false], [ph, true]] as const)) {
+      const parts = block.filter((b) => b.phase === phase && b.profile.hyp.noiseAware === noiseAware && b.profile.knownNum);
+      if (parts.length === 0) continue;
+      const num = new Float64Array(period);
+      const den = new Float64Array(period);
+      for (const b of parts) {
+        for (let o = 0; o < period; o++) {
+          const g = (o + b.startFrame) % period;
+          num[g] = num[g]! + b.profile.knownNum![o]!;
+          den[g] = den[g]! + b.profile.den[o]!;
+        }
+      }
+      knownTried += period;
+      let g = -1;
+      let z = -Infinity;
+      for (let q = 0; q < period; q++) {
+        const zq = den[q]! > 0 ? num[q]! / Math.sqrt(den[q]! / 2) : -Infinity;
+        if (zq > z) { z = zq; g = q; }
+      }
+      if (g < 0 || (knownBest && z <= knownBest.z)) continue;
+      // Soft bits and sync sums at that alignment, for the report and the conflict check.
+      const soft = new Float64Array(CODED_BITS);
+      let n = 0;
+      let d = 0;
+      for (const b of parts) {
+        const r = evaluate(b.profile.hyp, (((g - b.startFrame) % period) + period) % period, delta, lay, soft);
+        n += r.num;
+        d += r.den;
+      }
+      const dec = decodeSoft(soft);
+      let errors = 0;
+      let blind = 0;
+      for (let k = 0; k < CODED_BITS; k++) {
+        if (soft[k]! === 0) blind++;
+        else if ((soft[k]! > 0 ? 0 : 1) !== known.code[k]) errors++;
+      }
+      // A blind decode of another CRC-valid payload at this very alignment that the ordinary
+      // rule would take means some other mark is there: its codeword can share much of this one's.
+      const conflict = dec.crc && dec.errors <= MAX_CODED_ERRORS && Buffer.compare(Buffer.from(bitsToBytes(dec.info.subarray(0, AUDIO_PAYLOAD_BITS))), Buffer.from(known.payload)) !== 0;
+      const syncZ = d > 0 ? n / Math.sqrt(d / 2) : 0;
+      knownBest = {
+        z,
+        cand: { z: syncZ, num: n, den: d, soft, speed: 1, pitch: false, noiseAware, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: errors + Math.ceil(blind / 2), accepted: z >= KNOWN_PAYLOAD_Z && !conflict, knownZ: z },
+      };
+    }
   };
   const decodeBlockJointly = () => {
     confirmPending();
@@ -1041,6 +1180,8 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number): NominalDetectio
         }
       }
     }
+    // Only when blind decoding of the whole block found nothing (the test names its payload).
+    if (!candidates.some((c) => c.accepted)) testKnownPayload();
     block = [];
     blockWindows = 0;
     blockDecoded = false;
@@ -1052,7 +1193,7 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number): NominalDetectio
     for (const phase of PHASES) {
       const win = x16.subarray(start + phase, Math.min(total, start + winLen));
       if (win.length < SLOT_SAMPLES * 2) continue;
-      const { best, tried: n, profiles, frames, power } = searchWindow(win, delta, DECODE_CANDIDATES);
+      const { best, tried: n, profiles, frames, power } = searchWindow(win, delta, DECODE_CANDIDATES, known);
       tried += n;
       if (start < TIME_SCALE_SCAN_SECONDS * AUDIO_WM_RATE) powers.push({ phase, start, length: win.length, frames, power });
       for (const profile of profiles) block.push({ startFrame: start / ANA_HOP, phase, profile });
@@ -1071,8 +1212,35 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number): NominalDetectio
   decodeBlockJointly();
   let winner: Decoded | null = null;
   for (const c of candidates) if (!winner || rank(c) > rank(winner)) winner = c;
+  // (TypeScript does not see testKnownPayload's assignment, hence the cast.)
+  const knownResult = knownBest as { z: number; cand: Decoded } | null;
+  const knownZ = knownResult ? round(knownResult.z, 3) : undefined;
+  const knownWin = knownResult && knownResult.cand.accepted && !(winner?.accepted) ? knownResult.cand : null;
+  if (knownWin && known) {
+    // Found by the known-payload test: payload_hex names the tested payload, while payload_bits,
+    // crc_ok and sync_z stay what blind decoding read at that alignment.
+    const bits = knownWin.decoded.subarray(0, AUDIO_PAYLOAD_BITS);
+    return {
+      has_watermark: true,
+      confidence: knownConfidenceOf(knownWin.knownZ!),
+      payload_hex: toHex(known.payload),
+      payload_bits: Array.from(bits).join(''),
+      bit_errors: knownWin.errors,
+      crc_ok: knownWin.crc,
+      sync_z: round(knownWin.z, 3),
+      p_value: Math.min(1, normalTail(knownWin.knownZ!) * Math.max(1, knownTried)),
+      time_scale: 1,
+      offset_seconds: round((knownWin.offsetFrames * ANA_HOP) / AUDIO_WM_RATE, 4),
+      windows: nWin,
+      detected_by: 'known_payload',
+      known_payload_z: knownZ,
+      accepted: true,
+      decodedPayload: Uint8Array.from(known.payload),
+      powers,
+    };
+  }
   if (!winner) {
-    return { has_watermark: false, confidence: 0, payload_hex: null, payload_bits: null, bit_errors: null, crc_ok: false, sync_z: 0, p_value: 1, time_scale: 1, offset_seconds: 0, windows: nWin, accepted: false, decodedPayload: null, powers };
+    return { has_watermark: false, confidence: 0, payload_hex: null, payload_bits: null, bit_errors: null, crc_ok: false, sync_z: 0, p_value: 1, time_scale: 1, offset_seconds: 0, windows: nWin, ...(knownZ !== undefined ? { known_payload_z: knownZ } : {}), accepted: false, decodedPayload: null, powers };
   }
   const payloadBits = winner.decoded.subarray(0, AUDIO_PAYLOAD_BITS);
   const payloadBytes = bitsToBytes(payloadBits);
@@ -1089,10 +1257,17 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number): NominalDetectio
     time_scale: winner.speed,
     offset_seconds: round((winner.offsetFrames * ANA_HOP) / AUDIO_WM_RATE, 4),
     windows: nWin,
+    ...(winner.accepted ? { detected_by: 'decode' as const } : {}),
+    ...(knownZ !== undefined ? { known_payload_z: knownZ } : {}),
     accepted: winner.accepted,
     decodedPayload: payloadBytes,
     powers,
   };
+}
+
+/** confidenceOf's logistic, centred on the known-payload test's gate instead of the sync gate. */
+function knownConfidenceOf(z: number): number {
+  return round(Math.max(0.5, 1 / (1 + Math.exp(-(z - KNOWN_PAYLOAD_Z) * 1.2))), 4);
 }
 
 function rank(c: { crc: boolean; z: number; accepted: boolean }): number {

@@ -263,9 +263,12 @@ async function detectAudioTrack(path: string, message: string | null | undefined
     throw new AnalysisError(`${MEDIA_ERROR}: the audio could not be decoded (${(err as Error).message})`);
   }
   const expected = message != null ? payloadFromMessage(message, 4) : undefined;
-  const det = detectAudioWatermark(pcm, AUDIO_WM_RATE, { timeScaleSearch });
+  // With a message, the known-payload test checks that message's payload; without one, the
+  // default message's (what marks applied without custom_message carry).
+  const det = detectAudioWatermark(pcm, AUDIO_WM_RATE, { timeScaleSearch, knownPayload: expected });
   if (!expected) return det;
-  const match = det.crc_ok && det.payload_hex === toHex(expected);
+  // payload_hex is set only for a CRC-valid blind decode or a known-payload detection.
+  const match = det.payload_hex === toHex(expected);
   return { ...det, has_watermark: det.has_watermark && match, message_match: match };
 }
 
