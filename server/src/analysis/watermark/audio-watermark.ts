@@ -30,14 +30,19 @@
  *   alignment on unmarked audio). The best four per phase are Viterbi-decoded. When no window
  *   decodes alone, windows are combined at a common alignment (joint sync, see
  *   detectAudioWatermark). Decision: CRC match, z ≥ 2.5, ≤ 22 coded-bit errors.
+ * - Known-payload test: when blind decoding finds nothing, every alignment is correlated with
+ *   the codeword of one expected payload (the named message's, else the default message's) and
+ *   z ≥ KNOWN_PAYLOAD_Z counts as that mark (KnownCodeword). This is what finds marks after
+ *   white noise at 20 dB SNR and, on most speech hosts, after Opus 32 kbps.
  * - Speed changes by resampling: a peak this narrow would need ~0.05 % time-scale steps, so the
  *   factor is estimated from the mark's own period instead (timeScaleCandidates; by default on
  *   inputs of ~6 s or more, see AudioDetectOptions.timeScaleSearch).
  * - Known limits (measured, docs/watermarking.md): tempo changes that keep the pitch, speed
  *   changes in inputs too short for two periods or on hosts with little energy above 1 kHz
- *   but some above 2 kHz (those need the 'full' search; see LOW_BAND_SHARE), and Opus 32 kbps: after it no band pair keeps a lattice fit above ±0.12
+ *   but some above 2 kHz (those need the 'full' search; see LOW_BAND_SHARE), and Opus 32 kbps
+ *   for blind decoding: after it no band pair keeps a lattice fit above ±0.12
  *   (bench/wm-audio-diag.ts), i.e. the codec moves R by more than a quarter lattice step almost
- *   everywhere.
+ *   everywhere; only the known-payload test, summing that faint fit over a whole file, reads it.
  */
 import { PairedFft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, payloadFromMessage, toHex, viterbiDecode } from './ecc.js';

@@ -15,7 +15,7 @@ import { OFFSET_SCAN_WASM_BASE64 } from './offset-scan-wasm.js';
 import { LAG_TILE_FLOATS, PeriodLagKernel } from './period-lag-kernel.js';
 import { compileKernel, KERNELS } from '../../../../scripts/build-wasm.mjs';
 import { decodeAudio } from './ffmpeg.js';
-import { applyImageWatermark, boxBlur, detectImageWatermark } from './image-watermark.js';
+import { applyImageWatermark, boxBlur, detectImageWatermark, imagePayloadFromMessage } from './image-watermark.js';
 import { applyWatermarkToFile, detectWatermarkInFile } from './media-watermark.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wm-test-'));
@@ -642,6 +642,26 @@ describe('image watermark', () => {
     expect(det.payload_bits).toBe(Array.from(Buffer.from(marked.payloadHex, 'hex'), (b) => b.toString(2).padStart(8, '0')).join(''));
     const webp = await sharp(marked.buffer).webp({ quality: 75 }).toBuffer();
     expect((await detectImageWatermark(webp, { message: 'combo' })).has_watermark).toBe(true);
+  });
+  it('finds a mark too damaged to decode blind by testing the default payload, and not in a mark of another message', async () => {
+    // Crop to 35 % of each side, resize to half, JPEG q20: the sync survives (z ≈ 7) but the
+    // payload no longer decodes; the known-payload test reads z ≈ 10 (one-off runs).
+    const host = await texturedHost(1920, 1080);
+    const attack = (b: Buffer) => sharp(b).extract({ left: 211, top: 97, width: 672, height: 378 }).resize(336)
+      .jpeg({ quality: 20, chromaSubsampling: '4:2:0' }).toBuffer();
+    const attacked = await attack((await applyImageWatermark(host)).buffer);
+    const det = await detectImageWatermark(attacked);
+    expect(det.crc_ok).toBe(false);
+    expect(det.has_watermark).toBe(true);
+    expect(det.detected_by).toBe('known_payload');
+    expect(det.payload_hex).toBe(Buffer.from(imagePayloadFromMessage(null)).toString('hex'));
+    expect(det.confidence).toBeGreaterThan(0.9);
+    const other = await detectImageWatermark(await attack((await applyImageWatermark(host, { message: 'another team' })).buffer));
+    expect(other.has_watermark).toBe(false);
+    expect(other.known_payload_z!).toBeLessThan(4);
+    const unmarked = await detectImageWatermark(await attack(host));
+    expect(unmarked.has_watermark).toBe(false);
+    expect(unmarked.known_payload_z!).toBeLessThan(4);
   });
   it('does not flag unmarked images, crops, rescales or re-encodings', async () => {
     const textured = await texturedHost(1920, 1080);
