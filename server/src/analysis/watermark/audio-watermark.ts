@@ -1093,10 +1093,11 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
     pending = [];
   };
   // The known-payload test's best alignment so far, over all blocks (reported even below the gate).
-  let knownBest: { z: number; cand: Decoded } | null = null;
+  let knownBest: { z: number; cand: Decoded | null } | null = null;
   let knownTried = 0;
   const testKnownPayload = () => {
     if (!known) return;
+    let top: { z: number; g: number; phase: number; noiseAware: boolean; parts: typeof block } | null = null;
     for (const [phase, noiseAware] of PHASES.flatMap((ph) => [[ph, false], [ph, true]] as const)) {
       const parts = block.filter((b) => b.phase === phase && b.profile.hyp.noiseAware === noiseAware && b.profile.knownNum);
       if (parts.length === 0) continue;
@@ -1110,38 +1111,39 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
         }
       }
       knownTried += period;
-      let g = -1;
-      let z = -Infinity;
-      for (let q = 0; q < period; q++) {
-        const zq = den[q]! > 0 ? num[q]! / Math.sqrt(den[q]! / 2) : -Infinity;
-        if (zq > z) { z = zq; g = q; }
+      for (let g = 0; g < period; g++) {
+        const z = den[g]! > 0 ? num[g]! / Math.sqrt(den[g]! / 2) : -Infinity;
+        if (!top || z > top.z) top = { z, g, phase, noiseAware, parts };
       }
-      if (g < 0 || (knownBest && z <= knownBest.z)) continue;
-      // Soft bits and sync sums at that alignment, for the report and the conflict check.
-      const soft = new Float64Array(CODED_BITS);
-      let n = 0;
-      let d = 0;
-      for (const b of parts) {
-        const r = evaluate(b.profile.hyp, (((g - b.startFrame) % period) + period) % period, delta, lay, soft);
-        n += r.num;
-        d += r.den;
-      }
-      const dec = decodeSoft(soft);
-      let errors = 0;
-      let blind = 0;
-      for (let k = 0; k < CODED_BITS; k++) {
-        if (soft[k]! === 0) blind++;
-        else if ((soft[k]! > 0 ? 0 : 1) !== known.code[k]) errors++;
-      }
-      // A blind decode of another CRC-valid payload at this very alignment that the ordinary
-      // rule would take means some other mark is there: its codeword can share much of this one's.
-      const conflict = dec.crc && dec.errors <= MAX_CODED_ERRORS && Buffer.compare(Buffer.from(bitsToBytes(dec.info.subarray(0, AUDIO_PAYLOAD_BITS))), Buffer.from(known.payload)) !== 0;
-      const syncZ = d > 0 ? n / Math.sqrt(d / 2) : 0;
-      knownBest = {
-        z,
-        cand: { z: syncZ, num: n, den: d, soft, speed: 1, pitch: false, noiseAware, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: errors + Math.ceil(blind / 2), accepted: z >= KNOWN_PAYLOAD_Z && !conflict, knownZ: z },
-      };
     }
+    if (!top || !Number.isFinite(top.z) || (knownBest && top.z <= knownBest.z)) return; // (all-silent input: no z)
+    // Below the gate only the z is reported; the decode is for an alignment that will be claimed.
+    if (top.z < KNOWN_PAYLOAD_Z) { knownBest = { z: top.z, cand: null }; return; }
+    // Soft bits and sync sums at that alignment, for the report and the conflict check.
+    const { z, g, phase, noiseAware, parts } = top;
+    const soft = new Float64Array(CODED_BITS);
+    let n = 0;
+    let d = 0;
+    for (const b of parts) {
+      const r = evaluate(b.profile.hyp, (((g - b.startFrame) % period) + period) % period, delta, lay, soft);
+      n += r.num;
+      d += r.den;
+    }
+    const dec = decodeSoft(soft);
+    let errors = 0;
+    let blind = 0;
+    for (let k = 0; k < CODED_BITS; k++) {
+      if (soft[k]! === 0) blind++;
+      else if ((soft[k]! > 0 ? 0 : 1) !== known.code[k]) errors++;
+    }
+    // A blind decode of another CRC-valid payload at this very alignment that the ordinary
+    // rule would take means some other mark is there: its codeword can share much of this one's.
+    const conflict = dec.crc && dec.errors <= MAX_CODED_ERRORS && Buffer.compare(Buffer.from(bitsToBytes(dec.info.subarray(0, AUDIO_PAYLOAD_BITS))), Buffer.from(known.payload)) !== 0;
+    const syncZ = d > 0 ? n / Math.sqrt(d / 2) : 0;
+    knownBest = {
+      z,
+      cand: { z: syncZ, num: n, den: d, soft, speed: 1, pitch: false, noiseAware, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: errors + Math.ceil(blind / 2), accepted: !conflict, knownZ: z },
+    };
   };
   const decodeBlockJointly = () => {
     confirmPending();
@@ -1218,9 +1220,9 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
   let winner: Decoded | null = null;
   for (const c of candidates) if (!winner || rank(c) > rank(winner)) winner = c;
   // (TypeScript does not see testKnownPayload's assignment, hence the cast.)
-  const knownResult = knownBest as { z: number; cand: Decoded } | null;
+  const knownResult = knownBest as { z: number; cand: Decoded | null } | null;
   const knownZ = knownResult ? round(knownResult.z, 3) : undefined;
-  const knownWin = knownResult && knownResult.cand.accepted && !(winner?.accepted) ? knownResult.cand : null;
+  const knownWin = knownResult?.cand?.accepted && !(winner?.accepted) ? knownResult.cand : null;
   if (knownWin && known) {
     // Found by the known-payload test: payload_hex names the tested payload, while payload_bits,
     // crc_ok and sync_z stay what blind decoding read at that alignment.
