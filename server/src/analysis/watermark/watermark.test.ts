@@ -697,6 +697,31 @@ describe('media files', () => {
     expect((await detectWatermarkInFile({ inputPath: join(dir, 'att.mp3'), mediaType: 'audio' })).has_watermark).toBe(true);
     expect((await detectWatermarkInFile({ inputPath: input, mediaType: 'audio' })).has_watermark).toBe(false);
   });
+  it('audio: a custom-message mark under heavy noise is found when the request names the message, and only then', async () => {
+    const input = join(dir, 'two.wav');
+    ff('-stream_loop', '1', '-i', join(dir, 'speech.wav'), '-ar', '16000', '-ac', '1', input);
+    const out = join(dir, 'two-marked.wav');
+    await applyWatermarkToFile({ inputPath: input, outputPath: out, mediaType: 'audio', message: 'newsroom' });
+    // White noise 10 dB below the signal (seeded): too much for blind decoding.
+    const x = await decodeAudio(out, { sampleRate: AUDIO_WM_RATE, channels: 1 });
+    let power = 0;
+    for (const v of x) power += v * v;
+    const sd = Math.sqrt(power / x.length / 10);
+    let state = 5;
+    const uniform = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state / 4294967296; };
+    const noisy = x.map((v) => v + sd * Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform()));
+    writeFileSync(join(dir, 'noisy.raw'), Buffer.from(noisy.buffer, noisy.byteOffset, noisy.byteLength));
+    const noisyPath = join(dir, 'noisy.wav');
+    ff('-f', 'f32le', '-ar', '16000', '-ac', '1', '-i', join(dir, 'noisy.raw'), noisyPath);
+    const named = await detectWatermarkInFile({ inputPath: noisyPath, mediaType: 'audio', message: 'newsroom' });
+    expect(named.has_watermark).toBe(true);
+    expect(named.message_match).toBe(true);
+    expect(named.audio!.detected_by).toBe('known_payload');
+    expect((await detectWatermarkInFile({ inputPath: noisyPath, mediaType: 'audio' })).has_watermark).toBe(false);
+    const wrong = await detectWatermarkInFile({ inputPath: noisyPath, mediaType: 'audio', message: 'someone else' });
+    expect(wrong.has_watermark).toBe(false);
+    expect(wrong.message_match).toBe(false);
+  });
   it('video: frames and audio marked, frames detected after H.264 CRF 23', async () => {
     const input = join(dir, 'in.mp4');
     ff('-f', 'lavfi', '-i', 'mandelbrot=s=640x360:r=10', '-i', join(dir, 'speech.wav'), '-t', '3', '-c:v', 'libx264', '-crf', '20', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', input);
