@@ -723,9 +723,10 @@ let useOffsetKernel = true;
 interface KnownCodeword {
   payload: Uint8Array;
   code: Uint8Array;
+  /** The payload in hex: names the dither table loaded into the offset-scan kernel. */
+  key: string;
   /** (dither + codebit/2) in cosine-table steps, per cell. */
   ditherIndex: Float64Array;
-  kernel: OffsetScanKernel | null;
 }
 const knownCodewords = new Map<string, KnownCodeword>();
 function knownCodeword(payload: Uint8Array): KnownCodeword {
@@ -736,7 +737,7 @@ function knownCodeword(payload: Uint8Array): KnownCodeword {
     const code = payloadCodeword(payload);
     const ditherIndex = new Float64Array(CELLS);
     for (let c = 0; c < CELLS; c++) ditherIndex[c] = (lay.dither[c]! + 0.5 * code[lay.bitOfCell[c]!]!) * COS_TABLE_SIZE;
-    known = { payload: Uint8Array.from(payload), code, ditherIndex, kernel: null };
+    known = { payload: Uint8Array.from(payload), code, key, ditherIndex };
     // A service tests the default payload and the odd custom message: a few are enough.
     if (knownCodewords.size >= 4) knownCodewords.delete(knownCodewords.keys().next().value!);
     knownCodewords.set(key, known);
@@ -817,12 +818,23 @@ function searchWindow(x16: Float32Array, delta: number, keep: number, known: Kno
     const num = [new Float64Array(period), new Float64Array(period)];
     const den = [new Float64Array(period), new Float64Array(period)];
     const L = pair[0]!.slotFrames, m = MARGIN / pair[0]!.speed;
+    // The known-payload test's correlation sums, when a payload is tested (nominal speed only).
+    const knownNum = known && nominal ? [new Float64Array(period), new Float64Array(period)] : null;
+    const knownIndex = knownNum ? knownIndexOf(pair[0]!, delta) : null;
     if (useOffsetKernel && OFFSET_KERNEL_FITS && Number.isInteger(L) && Number.isInteger(m)) {
-      // The same sums from the WebAssembly kernel, bit for bit (integer slot lengths only).
-      const out = sharedOffsetKernel(lay).scan(pair[0]!.weight, pair[1]!.weight, pair[0]!.syncIndex, pair[0]!.starts, period, L, m);
+      // The same sums from the WebAssembly kernel, bit for bit (integer slot lengths only), with
+      // the known codeword's in the same walk when one is tested.
+      const kernel = sharedOffsetKernel(lay);
+      if (knownIndex) kernel.setKnownDither(known!.key, known!.ditherIndex);
+      const out = knownIndex
+        ? kernel.scanWithKnown(pair[0]!.weight, pair[1]!.weight, pair[0]!.syncIndex, knownIndex, pair[0]!.starts, period, L, m)
+        : kernel.scan(pair[0]!.weight, pair[1]!.weight, pair[0]!.syncIndex, pair[0]!.starts, period, L, m);
+      const stride = knownIndex ? 6 : 4;
       for (let o = 0; o < period; o++) {
-        num[0]![o] = out[4 * o]!; den[0]![o] = out[4 * o + 1]!;
-        num[1]![o] = out[4 * o + 2]!; den[1]![o] = out[4 * o + 3]!;
+        const at = stride * o;
+        num[0]![o] = out[at]!; den[0]![o] = out[at + 1]!;
+        num[1]![o] = out[at + 2]!; den[1]![o] = out[at + 3]!;
+        if (knownNum) { knownNum[0]![o] = out[at + 4]!; knownNum[1]![o] = out[at + 5]!; }
       }
       tried += 2 * period;
     } else {
@@ -831,19 +843,8 @@ function searchWindow(x16: Float32Array, delta: number, keep: number, known: Kno
         alignmentSums(pair[0]!, o, delta, lay, sums, null, pair[1]!.weight);
         num[0]![o] = sums[0]!; den[0]![o] = sums[1]!;
         num[1]![o] = sums[2]!; den[1]![o] = sums[3]!;
-      }
-    }
-    let knownNum: Float64Array[] | null = null;
-    if (known && nominal) {
-      knownNum = [new Float64Array(period), new Float64Array(period)];
-      const index = knownIndexOf(pair[0]!, delta);
-      if (useOffsetKernel && OFFSET_KERNEL_FITS && Number.isInteger(L) && Number.isInteger(m)) {
-        known.kernel ??= new OffsetScanKernel(COS_TABLE, known.ditherIndex);
-        const out = known.kernel.scan(pair[0]!.weight, pair[1]!.weight, index, pair[0]!.starts, period, L, m);
-        for (let o = 0; o < period; o++) { knownNum[0]![o] = out[4 * o]!; knownNum[1]![o] = out[4 * o + 2]!; }
-      } else {
-        for (let o = 0; o < period; o++) {
-          alignmentSums(pair[0]!, o, delta, lay, sums, null, pair[1]!.weight, index, known.ditherIndex);
+        if (knownNum) {
+          alignmentSums(pair[0]!, o, delta, lay, sums, null, pair[1]!.weight, knownIndex!, known!.ditherIndex);
           knownNum[0]![o] = sums[0]!; knownNum[1]![o] = sums[2]!;
         }
       }
