@@ -1093,6 +1093,18 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
     }
     pending = [];
   };
+  /** Soft bits and sync sums of global alignment g (frames mod period), over a block's windows. */
+  const jointAt = (parts: typeof block, g: number) => {
+    const soft = new Float64Array(CODED_BITS);
+    let num = 0;
+    let den = 0;
+    for (const b of parts) {
+      const r = evaluate(b.profile.hyp, (((g - b.startFrame) % period) + period) % period, delta, lay, soft);
+      num += r.num;
+      den += r.den;
+    }
+    return { soft, num, den, z: den > 0 ? num / Math.sqrt(den / 2) : 0 };
+  };
   // The known-payload test's best alignment so far, over all blocks (reported even below the gate).
   let knownBest: { z: number; cand: Decoded | null } | null = null;
   let knownTried = 0;
@@ -1122,14 +1134,7 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
     if (top.z < KNOWN_PAYLOAD_Z) { knownBest = { z: top.z, cand: null }; return; }
     // Soft bits and sync sums at that alignment, for the report and the conflict check.
     const { z, g, phase, noiseAware, parts } = top;
-    const soft = new Float64Array(CODED_BITS);
-    let n = 0;
-    let d = 0;
-    for (const b of parts) {
-      const r = evaluate(b.profile.hyp, (((g - b.startFrame) % period) + period) % period, delta, lay, soft);
-      n += r.num;
-      d += r.den;
-    }
+    const { soft, num: n, den: d, z: syncZ } = jointAt(parts, g);
     const dec = decodeSoft(soft);
     let errors = 0;
     let blind = 0;
@@ -1140,7 +1145,6 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
     // A blind decode of another CRC-valid payload at this very alignment that the ordinary
     // rule would take means some other mark is there: its codeword can share much of this one's.
     const conflict = dec.crc && dec.errors <= MAX_CODED_ERRORS && Buffer.compare(Buffer.from(bitsToBytes(dec.info.subarray(0, AUDIO_PAYLOAD_BITS))), Buffer.from(known.payload)) !== 0;
-    const syncZ = d > 0 ? n / Math.sqrt(d / 2) : 0;
     knownBest = {
       z,
       cand: { z: syncZ, num: n, den: d, soft, speed: 1, pitch: false, noiseAware, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: errors + Math.ceil(blind / 2), accepted: !conflict, knownZ: z },
@@ -1172,16 +1176,8 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
           picked.push(g);
         }
         for (const [rankInList, g] of picked.entries()) {
-          const soft = new Float64Array(CODED_BITS);
-          let n = 0;
-          let d = 0;
-          for (const b of parts) {
-            const r = evaluate(b.profile.hyp, (((g - b.startFrame) % period) + period) % period, delta, lay, soft);
-            n += r.num;
-            d += r.den;
-          }
+          const { soft, num: n, den: d, z } = jointAt(parts, g);
           const dec = decodeSoft(soft);
-          const z = d > 0 ? n / Math.sqrt(d / 2) : 0;
           const strict = rankInList >= JOINT_CANDIDATES;
           const jointOk = strict || dec.errors <= JOINT_MAX_CODED_ERRORS || z >= JOINT_HIGH_Z;
           offer({ z, num: n, den: d, soft, speed: 1, pitch: false, noiseAware, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: dec.errors, accepted: jointOk && accepted({ crc: dec.crc, z, errors: dec.errors }, strict) });
