@@ -44,7 +44,7 @@
  *   (bench/wm-audio-diag.ts), i.e. the codec moves R by more than a quarter lattice step almost
  *   everywhere; only the known-payload test, summing that faint fit over a whole file, reads it.
  */
-import { PairedFft, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
+import { PairedFft, gateLogistic, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, payloadFromMessage, toHex, viterbiDecode } from './ecc.js';
 import { OffsetScanKernel } from './offset-scan-kernel.js';
 import { LAG_TILE_FLOATS, PeriodLagKernel } from './period-lag-kernel.js';
@@ -1271,7 +1271,7 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
 
 /** confidenceOf's logistic, centred on the known-payload test's gate instead of the sync gate. */
 function knownConfidenceOf(z: number): number {
-  return round(Math.max(0.5, 1 / (1 + Math.exp(-(z - KNOWN_PAYLOAD_Z) * 1.2))), 4);
+  return round(Math.max(0.5, gateLogistic(z, KNOWN_PAYLOAD_Z)), 4);
 }
 
 function rank(c: { crc: boolean; z: number; accepted: boolean }): number {
@@ -1284,7 +1284,7 @@ function rank(c: { crc: boolean; z: number; accepted: boolean }): number {
  * gate stays below 0.5), and halved when the CRC fails.
  */
 function confidenceOf(z: number, crc: boolean, accepted: boolean): number {
-  const c = 1 / (1 + Math.exp(-(z - SYNC_Z_THRESHOLD) * 1.2));
+  const c = gateLogistic(z, SYNC_Z_THRESHOLD);
   if (accepted) return round(Math.max(0.5, c), 4);
   return round(crc ? Math.min(c, 0.49) : Math.min(c, 0.49) * 0.5, 4);
 }

@@ -321,6 +321,11 @@ export function shuffle<T>(items: T[], rnd: () => number): T[] {
 }
 
 /** Standard normal tail probability P(Z > z). */
+/** The watermark detectors' confidence curve: a logistic in a z-score, 0.5 at its gate. */
+export function gateLogistic(z: number, gate: number): number {
+  return 1 / (1 + Math.exp(-(z - gate) * 1.2));
+}
+
 export function normalTail(z: number): number {
   // Abramowitz–Stegun 7.1.26 on erfc; accurate to ~1e-7, ample for reporting.
   const x = z / Math.SQRT2;

@@ -27,7 +27,7 @@
  * IMAGE_SYNC_Z_THRESHOLD is the answer (at most 9 CRC trials per image).
  */
 import sharp from 'sharp';
-import { PairedFft, normalTail, seededRandom, shuffle } from './dsp.js';
+import { PairedFft, gateLogistic, normalTail, seededRandom, shuffle } from './dsp.js';
 import { bitsToBytes, bytesToBits, bitsToNumber, convEncode, crc16, numberToBits, payloadFromMessage, toHex, viterbiDecode } from './ecc.js';
 
 export const IMAGE_PAYLOAD_BITS = 64;
@@ -425,7 +425,7 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
     if (!conflict) {
       const result: ImageDetection = {
         has_watermark: true,
-        confidence: Math.round(Math.max(0.5, 1 / (1 + Math.exp(-(known.knownZ! - IMAGE_KNOWN_Z) * 1.2))) * 10000) / 10000,
+        confidence: Math.round(Math.max(0.5, gateLogistic(known.knownZ!, IMAGE_KNOWN_Z)) * 10000) / 10000,
         payload_hex: toHex(knownPayload),
         payload_bits: Array.from(known.payloadBits).join(''),
         crc_ok: known.crcOk,
@@ -465,7 +465,7 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
     detected = detected && match;
     result.has_watermark = detected;
   }
-  const c = 1 / (1 + Math.exp(-(best.z - IMAGE_SYNC_Z_THRESHOLD) * 1.2));
+  const c = gateLogistic(best.z, IMAGE_SYNC_Z_THRESHOLD);
   result.confidence = Math.round((crcOk ? c : Math.min(c, 0.49) * 0.5) * 10000) / 10000;
   return result;
 }

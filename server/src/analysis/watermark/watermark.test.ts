@@ -456,7 +456,7 @@ describe('audio watermark', () => {
   });
   it('finds a mark that noise left too weak to decode blind by testing the default payload, and names no payload a mark does not carry', () => {
     // 10 dB SNR on two copies of the clip (17.7 s): blind decoding fails (one-off runs: best
-    // sync z 1.7–4.2, 19–25 coded errors), the known-payload test reads z 9.7–10.1.
+    // sync z 1.7–4.2, 20–25 coded errors), the known-payload test reads z 9.7–10.1.
     const two = new Float32Array(speech.length * 2);
     two.set(speech);
     two.set(speech, speech.length);
