@@ -1454,8 +1454,9 @@ const LAG_STEP = ANA_HOP / PHASES.length;
 export interface TimeScaleEstimate { speed: number; z: number; pitchKept: boolean }
 
 /**
- * Speed factors (1.03 = played 3 % faster) whose period lag stands out, best first. Needs two
- * periods as played (up to 5.7 s); returns [] for shorter inputs.
+ * Speed factors (1.03 = played 3 % faster) whose period lag stands out: the speed scan's best
+ * `keep`, then the tempo scan's (`pitchKept`), each best first (`kinds` turns either off). Needs
+ * two periods as played (up to 5.7 s); returns [] for shorter inputs.
  */
 export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDATES, reuse: readonly WindowPowers[] = [], kinds: { speed: boolean; tempo: boolean } = { speed: true, tempo: true }): TimeScaleEstimate[] {
   const x = x16.subarray(0, Math.min(x16.length, TIME_SCALE_SCAN_SECONDS * AUDIO_WM_RATE));

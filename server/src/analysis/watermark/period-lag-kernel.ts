@@ -4,8 +4,8 @@
  * turns those into tiles, lagSums multiplies tiles a period apart. The running bin sums and the
  * tiles live in the kernel's own memory, allocated from a bump pointer that each scan resets,
  * so no step copies them. The memory grows to what the largest scan needed and is kept for the
- * next one. By arithmetic, tiles take 15 layouts × 4 phases × 64 bytes per start frame and the
- * running sums 4 phases × 115 rows × 8 bytes per frame: about 12 MB for a 10 s input, 36 MB
+ * next one. By arithmetic, tiles take 18 layouts (15 for speed, 3 for tempo) × 4 phases × 64 bytes per start frame and the
+ * running sums 4 phases × 115 rows × 8 bytes per frame: about 13 MB for a 10 s input, 40 MB
  * for the 30 s a scan reads at most. Each thread that scans has its own instance.
  */
 import { PERIOD_LAG_WASM_BASE64 } from './period-lag-wasm.js';
