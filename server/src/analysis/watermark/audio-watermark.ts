@@ -1515,8 +1515,9 @@ export function timeScaleCandidates(x16: Float32Array, keep = TIME_SCALE_CANDIDA
    * lag for speeds 0.15–5.35 % off nominal (the nominal search covers ±0.15 %), each read with
    * the layout at the nearest 1 % step and one period apart only; then the strongest coarse
    * peaks with the layout within 0.125 % of the estimate (a layout 0.5 % off blurs the peak and
-   * biases it), lags within ±0.15 %, tiles one and two periods apart, twice. A chance peak
-   * usually collapses under refinement; the mark's sharpens.
+   * biases it), lags within ±0.15 %, tiles one and two periods apart, `iterations` times (the
+   * best `refine` coarse peaks). A chance peak usually collapses under refinement; the mark's
+   * sharpens.
    */
   const scan = (bandsAt: (scale: number) => HighTiles[], refine: number, iterations: number) => {
     const found: Array<{ speed: number; z: number }> = [];
