@@ -13,7 +13,7 @@ import { ensureMemory, instantiateKernel } from './wasm-kernel.js';
 
 interface PeriodLagExports {
   memory: WebAssembly.Memory;
-  lagSums(b: number, o: number, n: number, pos: number, hop: number, slot: number, perSample: number, classes: number, num: number, den: number): void;
+  lagSums(b: number, o: number, n: number, pos: number, hop: number, slot: number, perSample: number, classes: number, num: number, den: number, acc: number): void;
   tileCells(sums: number, stride: number, etile: number, starts: number, out: number, cos: number, factors: number, bands: number, knee: number, invDelta: number): void;
   ln2(p: number): void;
   bandSums(cum: number, frames: number, jl: number, fl: number, jh: number, fh: number, n: number, ramp: number, starts: number, scratch: number, out: number): void;
@@ -34,13 +34,16 @@ export class PeriodLagKernel {
   private readonly denPtr = MAX_CLASSES * 8;
   private readonly cosPtr = 2 * MAX_CLASSES * 8;
   private readonly factorsPtr: number;
+  /** lagSums' per-class single-precision accumulators (32 bytes per class). */
+  private readonly accPtr: number;
   private readonly heapStart: number;
 
   constructor(private readonly constants?: TileCellConstants) {
     this.kernel = instantiateKernel<PeriodLagExports>(PERIOD_LAG_WASM_BASE64);
     const tableBytes = (constants?.cosTable.length ?? 0) * 8;
     this.factorsPtr = this.cosPtr + tableBytes;
-    this.heapStart = this.factorsPtr + 64;
+    this.accPtr = this.factorsPtr + 64;
+    this.heapStart = this.accPtr + MAX_CLASSES * 32;
     this.next = this.heapStart;
     ensureMemory(this.kernel.memory, this.heapStart);
     if (constants) {
@@ -139,6 +142,6 @@ export class PeriodLagKernel {
    * byte offset o into the current sums; see period-lag.wat for the arguments.
    */
   lagSums(b: number, o: number, n: number, pos: number, hop: number, slot: number, perSample: number, classes: number): void {
-    this.kernel.lagSums(b, o, n, pos, hop, slot, perSample, classes, this.numPtr, this.denPtr);
+    this.kernel.lagSums(b, o, n, pos, hop, slot, perSample, classes, this.numPtr, this.denPtr, this.accPtr);
   }
 }

@@ -11,7 +11,8 @@
   ;; the JavaScript loop it replaces, and its log to Math.log.
   ;;
   ;; Memory (period-lag-kernel.ts): num and den sums (128 f64 each), the cosine table (4096 f64),
-  ;; five pair factors, then tiles and band-sum rows from a bump allocator.
+  ;; five pair factors, lagSums' per-class accumulators (128 x 32 bytes), then tiles and band-sum
+  ;; rows from a bump allocator.
   ;;
   ;; Tiles are 16 f32 (64 bytes) each, one per start frame, for the five high band pairs q:
   ;;   [c0 s0 c1 s1 | c2 s2 c3 s3 | c4 s4 w4 0 | w0 w1 w2 w3]
@@ -22,11 +23,21 @@
   ;; tile and wraps at $slot (which is larger than $hop); class = min(classes - 1, floor(pos * perSample)).
   (func (export "lagSums")
     (param $b i32) (param $o i32) (param $n i32) (param $pos f64) (param $hop f64) (param $slot f64)
-    (param $perSample f64) (param $classes i32) (param $num i32) (param $den i32)
-    (local $end i32) (local $cl i32) (local $last i32) (local $addr i32)
-    (local $cs v128) (local $mixed v128) (local $ww v128)
-    (local $cn f32) (local $cd f32)
+    (param $perSample f64) (param $classes i32) (param $num i32) (param $den i32) (param $acc i32)
+    (local $end i32) (local $cl i32) (local $last i32) (local $addr i32) (local $c i32)
+    (local $cs v128) (local $mixed v128) (local $ww v128) (local $v v128)
     (if (i32.le_s (local.get $n) (i32.const 0)) (then (return)))
+    ;; Per class, two f32x4 accumulators (num lanes, den lanes) at $acc + 32 * class: a tile's
+    ;; products are added lane-wise there, and the lanes are summed in double once per call,
+    ;; instead of reducing every tile's ten products to a scalar (what this loop spent most of
+    ;; its time on). A class collects at most n / classes + 1 tiles per call.
+    (local.set $c (i32.const 0))
+    (loop $zero
+      (local.set $addr (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 5))))
+      (v128.store (local.get $addr) (v128.const i32x4 0 0 0 0))
+      (v128.store offset=16 (local.get $addr) (v128.const i32x4 0 0 0 0))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br_if $zero (i32.lt_s (local.get $c) (local.get $classes))))
     (local.set $end (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 6))))
     (local.set $last (i32.sub (local.get $classes) (i32.const 1)))
     (loop $tiles
@@ -39,29 +50,38 @@
         (f32x4.add
           (f32x4.mul (v128.load (local.get $b)) (v128.load (local.get $o)))
           (f32x4.mul (v128.load offset=16 (local.get $b)) (v128.load offset=16 (local.get $o)))))
-      ;; pair 4's cos and sin products, and its weight product in lane 2
+      ;; pair 4's cos and sin products (lanes 0, 1), and its weight product in lane 2
       (local.set $mixed (f32x4.mul (v128.load offset=32 (local.get $b)) (v128.load offset=32 (local.get $o))))
       (local.set $ww (f32x4.mul (v128.load offset=48 (local.get $b)) (v128.load offset=48 (local.get $o))))
-      (local.set $cn
-        (f32.add
-          (f32.add
-            (f32.add (f32x4.extract_lane 0 (local.get $cs)) (f32x4.extract_lane 1 (local.get $cs)))
-            (f32.add (f32x4.extract_lane 2 (local.get $cs)) (f32x4.extract_lane 3 (local.get $cs))))
-          (f32.add (f32x4.extract_lane 0 (local.get $mixed)) (f32x4.extract_lane 1 (local.get $mixed)))))
-      (local.set $cd
-        (f32.add
-          (f32.add
-            (f32.add (f32x4.extract_lane 0 (local.get $ww)) (f32x4.extract_lane 1 (local.get $ww)))
-            (f32.add (f32x4.extract_lane 2 (local.get $ww)) (f32x4.extract_lane 3 (local.get $ww))))
-          (f32x4.extract_lane 2 (local.get $mixed))))
-      (local.set $addr (i32.add (local.get $num) (i32.shl (local.get $cl) (i32.const 3))))
-      (f64.store (local.get $addr) (f64.add (f64.load (local.get $addr)) (f64.promote_f32 (local.get $cn))))
-      (local.set $addr (i32.add (local.get $den) (i32.shl (local.get $cl) (i32.const 3))))
-      (f64.store (local.get $addr) (f64.add (f64.load (local.get $addr)) (f64.promote_f32 (local.get $cd))))
+      (local.set $addr (i32.add (local.get $acc) (i32.shl (local.get $cl) (i32.const 5))))
+      (v128.store (local.get $addr)
+        (f32x4.add (v128.load (local.get $addr))
+          (f32x4.add (local.get $cs) (v128.and (local.get $mixed) (v128.const i32x4 -1 -1 0 0)))))
+      (v128.store offset=16 (local.get $addr)
+        (f32x4.add (v128.load offset=16 (local.get $addr))
+          (f32x4.add (local.get $ww) (v128.and (local.get $mixed) (v128.const i32x4 0 0 -1 0)))))
       (local.set $pos (f64.add (local.get $pos) (local.get $hop)))
       (local.set $b (i32.add (local.get $b) (i32.const 64)))
       (local.set $o (i32.add (local.get $o) (i32.const 64)))
-      (br_if $tiles (i32.lt_u (local.get $b) (local.get $end)))))
+      (br_if $tiles (i32.lt_u (local.get $b) (local.get $end))))
+    ;; Each class's lanes, summed in double, into num[class] and den[class].
+    (local.set $c (i32.const 0))
+    (loop $reduce
+      (local.set $addr (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 5))))
+      (local.set $v (v128.load (local.get $addr)))
+      (local.set $v (f64x2.add (f64x2.promote_low_f32x4 (local.get $v))
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+      (local.set $cl (i32.add (local.get $num) (i32.shl (local.get $c) (i32.const 3))))
+      (f64.store (local.get $cl) (f64.add (f64.load (local.get $cl))
+        (f64.add (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v)))))
+      (local.set $v (v128.load offset=16 (local.get $addr)))
+      (local.set $v (f64x2.add (f64x2.promote_low_f32x4 (local.get $v))
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+      (local.set $cl (i32.add (local.get $den) (i32.shl (local.get $c) (i32.const 3))))
+      (f64.store (local.get $cl) (f64.add (f64.load (local.get $cl))
+        (f64.add (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v)))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br_if $reduce (i32.lt_s (local.get $c) (local.get $classes)))))
 
   ;; Natural log of two positive normal doubles (what tileCells takes logs of: ratios of sums
   ;; floored at 1e-24). Our own: x = 2^k * m with m moved into [sqrt(1/2), sqrt(2)], then

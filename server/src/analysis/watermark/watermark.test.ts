@@ -359,7 +359,7 @@ describe('period-lag kernel (WebAssembly)', () => {
         for (const k of weights) wantDen[cl] += aValues[t * LAG_TILE_FLOATS + k]! * bValues[(t + shift) * LAG_TILE_FLOATS + k]!;
       }
       for (let c = 0; c < classes; c++) {
-        // The kernel sums a tile's ten products in single precision before adding them in double.
+        // The kernel sums a class's products of one call in single precision, then adds them in double.
         expect(Math.abs(num[c]! - wantNum[c]!)).toBeLessThan(1e-5 * (1 + Math.abs(wantNum[c]!)));
         expect(Math.abs(den[c]! - wantDen[c]!)).toBeLessThan(1e-5 * (1 + Math.abs(wantDen[c]!)));
       }
