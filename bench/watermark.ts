@@ -103,7 +103,7 @@ class KnownNull {
   constructor(private readonly gate = KNOWN_PAYLOAD_Z) {}
   add(d: Pick<AudioDetection, 'known_payload_z' | 'has_watermark' | 'detected_by'>): void {
     if (d.known_payload_z !== undefined) this.zs.push(d.known_payload_z);
-    if (d.has_watermark && (d.detected_by === 'known_payload' || d.detected_by === 'decode_known')) this.flagged++;
+    if (d.has_watermark && d.detected_by === 'known_payload') this.flagged++;
   }
   print(what: string): void {
     if (this.zs.length === 0) { console.log(`known-payload test on ${what}: never ran`); return; }

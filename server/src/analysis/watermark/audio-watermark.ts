@@ -47,7 +47,7 @@
  *   everywhere; only the known-payload test, summing that faint fit over a whole file, reads it.
  */
 import { PairedFft, gateLogistic, hann, normalTail, resample, seededRandom, shuffle } from './dsp.js';
-import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, payloadFromMessage, toHex, viterbiDecode } from './ecc.js';
+import { bitsToBytes, bytesToBits, convEncode, crc16, numberToBits, bitsToNumber, payloadFromMessage, samePayload, toHex, viterbiDecode } from './ecc.js';
 import { OffsetScanKernel } from './offset-scan-kernel.js';
 import { LAG_TILE_FLOATS, PeriodLagKernel } from './period-lag-kernel.js';
 
@@ -950,8 +950,9 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
     // decode under the ordinary rule that reads exactly the tested payload also counts: a chance
     // CRC pass would have to land on those 32 bits as well (2⁻⁴⁸ per decode). After a tempo
     // change most true decodes come out this way, with 14–20 coded errors (bench, 12 hosts).
-    const isKnown = (d: NominalDetection) => known != null && d.decodedPayload != null && Buffer.compare(Buffer.from(known.payload), Buffer.from(d.decodedPayload)) === 0;
-    const strictOk = (d: NominalDetection) => d.accepted && (d.detected_by === 'known_payload' || isKnown(d) || (d.crc_ok && (d.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS));
+    const isKnown = (d: NominalDetection) => known != null && d.decodedPayload != null && samePayload(known.payload, d.decodedPayload);
+    const strict = (d: NominalDetection) => d.crc_ok && (d.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS;
+    const strictOk = (d: NominalDetection) => d.accepted && (d.detected_by === 'known_payload' || isKnown(d) || strict(d));
     let searches = 0;
     search: for (const { speed: estimate, pitchKept } of candidates) {
       // A near miss (CRC match, coded errors within the ordinary rule's reach but over the
@@ -962,7 +963,7 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
         const undone = detectAtNominalSpeed(resample(x16, AUDIO_WM_RATE, AUDIO_WM_RATE * speed), delta, known, pitchKept ? 1 / speed : 1);
         searches++;
         if (strictOk(undone)) {
-          if (undone.detected_by === 'decode' && !(undone.crc_ok && (undone.bit_errors ?? CODED_BITS) <= STRICT_CODED_ERRORS)) undone.detected_by = 'decode_known';
+          if (undone.detected_by === 'decode' && !strict(undone)) undone.detected_by = 'decode_known';
           best = { ...undone, time_scale: round(speed, 4), ...(pitchKept ? { pitch_kept: true } : {}), offset_seconds: round(undone.offset_seconds / speed, 4), windows: nominal.windows, p_value: Math.min(1, undone.p_value * Math.max(candidates.length, searches)) };
           break search;
         }
@@ -972,7 +973,7 @@ export function detectAudioWatermark(samples: Float32Array, sampleRate: number, 
   }
   const { accepted, decodedPayload, powers: _powers, ...detection } = best;
   let detected = accepted;
-  if (detected && options.expectedPayload) detected = decodedPayload != null && Buffer.compare(Buffer.from(options.expectedPayload), Buffer.from(decodedPayload)) === 0;
+  if (detected && options.expectedPayload) detected = decodedPayload != null && samePayload(options.expectedPayload, decodedPayload);
   const confidence = detected && detection.detected_by === 'known_payload' ? knownConfidenceOf(detection.known_payload_z!) : confidenceOf(detection.sync_z, detection.crc_ok, detected);
   return { ...detection, has_watermark: detected, confidence };
 }
@@ -1164,7 +1165,7 @@ function detectAtNominalSpeed(x16: Float32Array, delta: number, known: KnownCode
     }
     // A blind decode of another CRC-valid payload at this very alignment that the ordinary
     // rule would take means some other mark is there: its codeword can share much of this one's.
-    const conflict = dec.crc && dec.errors <= MAX_CODED_ERRORS && Buffer.compare(Buffer.from(bitsToBytes(dec.info.subarray(0, AUDIO_PAYLOAD_BITS))), Buffer.from(known.payload)) !== 0;
+    const conflict = dec.crc && dec.errors <= MAX_CODED_ERRORS && !samePayload(bitsToBytes(dec.info.subarray(0, AUDIO_PAYLOAD_BITS)), known.payload);
     knownBest = {
       z,
       cand: { z: syncZ, num: n, den: d, soft, speed: 1, pitch: false, noiseAware, offsetFrames: g + phase / ANA_HOP, window: -1, crc: dec.crc, decoded: dec.info, errors: errors + Math.ceil(blind / 2), accepted: !conflict, knownZ: z },

@@ -175,3 +175,8 @@ export function payloadFromMessage(message: string | undefined | null, bytes: nu
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }
+
+/** Whether two payloads hold the same bytes (a decoded payload against an expected or tested one). */
+export function samePayload(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}

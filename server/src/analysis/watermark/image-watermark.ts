@@ -28,7 +28,7 @@
  */
 import sharp from 'sharp';
 import { PairedFft, gateLogistic, normalTail, seededRandom, shuffle } from './dsp.js';
-import { bitsToBytes, bytesToBits, bitsToNumber, convEncode, crc16, numberToBits, payloadFromMessage, toHex, viterbiDecode } from './ecc.js';
+import { bitsToBytes, bytesToBits, bitsToNumber, convEncode, crc16, numberToBits, payloadFromMessage, samePayload, toHex, viterbiDecode } from './ecc.js';
 
 export const IMAGE_PAYLOAD_BITS = 64;
 const CRC_BITS = 16;
@@ -421,7 +421,7 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
   if (!blindDetected && bestKnown && knownPayload && bestKnown.knownZ! >= IMAGE_KNOWN_Z) {
     // A CRC-valid decode of another payload at the same fold is another mark: not this one.
     const known = bestKnown;
-    const conflict = known.crcOk && Buffer.compare(Buffer.from(bitsToBytes(known.payloadBits)), Buffer.from(knownPayload)) !== 0;
+    const conflict = known.crcOk && !samePayload(bitsToBytes(known.payloadBits), knownPayload);
     if (!conflict) {
       const result: ImageDetection = {
         has_watermark: true,
@@ -437,7 +437,7 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
         known_payload_z: Math.round(known.knownZ! * 1000) / 1000,
       };
       if (options.expectedPayload) {
-        result.message_match = Buffer.compare(Buffer.from(options.expectedPayload), Buffer.from(knownPayload)) === 0;
+        result.message_match = samePayload(options.expectedPayload, knownPayload);
         result.has_watermark = result.message_match;
       }
       return result;
@@ -460,7 +460,7 @@ export function detectImageWatermarkPixels(pixels: Uint8Array, width: number, he
   };
   if (detected) result.detected_by = 'decode';
   if (options.expectedPayload) {
-    const match = crcOk && Buffer.compare(Buffer.from(options.expectedPayload), Buffer.from(payload)) === 0;
+    const match = crcOk && samePayload(options.expectedPayload, payload);
     result.message_match = match;
     detected = detected && match;
     result.has_watermark = detected;
